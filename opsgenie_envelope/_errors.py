@@ -1,0 +1,348 @@
+"""The error taxonomy: typed errors that handlers raise and the middleware renders.
+
+Status and internal code beside each name::
+
+    ApiError ............................ base of every error below
+    ├── ClientError ..................... 4xx not listed below
+    │   ├── BadRequest .................. 400
+    │   ├── Unauthenticated ............. 401
+    │   ├── PaymentRequired ............. 402
+    │   ├── Forbidden ................... 403  code 40301
+    │   │   └── NotSupported ............ 403  code 40302
+    │   ├── NotFound .................... 404
+    │   ├── MethodNotAllowed ............ 405  (keeps ``Allow``)
+    │   ├── NotAcceptable ............... 406
+    │   ├── Conflict .................... 409
+    │   ├── Gone ........................ 410
+    │   ├── UnsupportedMediaType ........ 415
+    │   ├── RangeNotSatisfiable ......... 416
+    │   ├── UnprocessableEntity ......... 422  (field ``errors``)
+    │   ├── PreconditionRequired ........ 428
+    │   └── TooManyRequests ............. 429  (``Retry-After``, ``X-RateLimit-*``)
+    └── ServerError ..................... 5xx not listed below
+        ├── InternalServerError ......... 500
+        ├── NotImplementedYet ........... 501
+        └── ServiceUnavailable .......... 503  (``Retry-After``)
+
+Apps define their own errors by subclassing, with their own status and code::
+
+    class AlertLocked(Conflict):
+        code = 40901
+        default_message = "Alert is locked by another operation"
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import ClassVar
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "ClientError",
+    "Conflict",
+    "Forbidden",
+    "Gone",
+    "InternalServerError",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "NotFound",
+    "NotImplementedYet",
+    "NotSupported",
+    "PaymentRequired",
+    "PreconditionRequired",
+    "RangeNotSatisfiable",
+    "ServerError",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthenticated",
+    "UnprocessableEntity",
+    "UnsupportedMediaType",
+    "error_class_for",
+]
+
+
+class ApiError(Exception):
+    """Base of every error the middleware renders as an OpsGenie error envelope.
+
+    Raise it (or a subclass) anywhere in a request; the middleware answers with
+    ``status_code`` and a body ``{"code"?, "message", "errors"?, "took", "requestId"}``.
+
+    Args:
+        message: human-readable text; the class's ``default_message`` when omitted.
+        errors: field name → problem, rendered as ``errors`` (e.g. for 422).
+        headers: extra response headers (``Allow``, ``WWW-Authenticate``, ...).
+        code: internal code overriding the class's ``code``.
+        status_code: HTTP status overriding the class's ``status_code``.
+
+    Example::
+
+        raise NotFound("Alert does not exist")
+        raise UnprocessableEntity(errors={"priority": "should be one of [ P1, P2, P3, P4, P5 ]"})
+    """
+
+    status_code: int = 500
+    code: int | None = None
+    default_message: ClassVar[str] = "Internal Server Error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errors: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        code: int | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.message: str = self.default_message if message is None else message
+        self.errors: dict[str, str] | None = dict(errors) if errors else None
+        self.headers: dict[str, str] = dict(headers) if headers else {}
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            if not 400 <= status_code <= 599:
+                raise ValueError("status_code of an ApiError must be 400..599")
+            self.status_code = status_code
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status_code={self.status_code})"
+
+
+class ClientError(ApiError):
+    """A 4xx error: the request cannot be served as sent."""
+
+    status_code = 400
+    default_message = "Bad Request"
+
+
+class ServerError(ApiError):
+    """A 5xx error: the back end failed to serve a valid request."""
+
+    status_code = 500
+    default_message = "Internal Server Error"
+
+
+class BadRequest(ClientError):
+    """400: the request is malformed (for example, its JSON body does not parse)."""
+
+    status_code = 400
+    default_message = "Invalid JSON body"
+
+
+class Unauthenticated(ClientError):
+    """401: no or unknown credentials."""
+
+    status_code = 401
+    default_message = "Could not authenticate"
+
+
+class PaymentRequired(ClientError):
+    """402: the account's plan does not allow the action."""
+
+    status_code = 402
+    default_message = "The account cannot do this action because of its subscription plan"
+
+
+class Forbidden(ClientError):
+    """403, code 40301: the caller may not perform this operation."""
+
+    status_code = 403
+    code = 40301
+    default_message = "You are not allowed to perform this operation"
+
+
+class NotSupported(Forbidden):
+    """403, code 40302: the request is understood but not supported."""
+
+    code = 40302
+    default_message = "The request is not supported"
+
+
+class NotFound(ClientError):
+    """404: the resource or handler does not exist."""
+
+    status_code = 404
+    default_message = "Resource or handler not found"
+
+
+class MethodNotAllowed(ClientError):
+    """405: the route exists but not for this method; pass ``Allow`` in ``headers``."""
+
+    status_code = 405
+    default_message = "Method Not Allowed"
+
+
+class NotAcceptable(ClientError):
+    """406: the ``Accept`` header rules out JSON."""
+
+    status_code = 406
+    default_message = "Requested format is not supported"
+
+
+class Conflict(ClientError):
+    """409: the ID or name conflicts with another entity."""
+
+    status_code = 409
+    default_message = "ID or name conflicts with another entity"
+
+
+class Gone(ClientError):
+    """410: the feature is deprecated and no longer served."""
+
+    status_code = 410
+    default_message = "Feature is deprecated"
+
+
+class UnsupportedMediaType(ClientError):
+    """415: the request body's ``Content-Type`` is not JSON."""
+
+    status_code = 415
+    default_message = "Request body format is not supported"
+
+
+class RangeNotSatisfiable(ClientError):
+    """416: the requested range (offset, limit) is not supported."""
+
+    status_code = 416
+    default_message = "The given range is not supported"
+
+
+class UnprocessableEntity(ClientError):
+    """422: the body parsed but its fields are invalid; details go in ``errors``."""
+
+    status_code = 422
+    default_message = "Request body is not processable. Please check the errors."
+
+
+class PreconditionRequired(ClientError):
+    """428: the entity is used by another entity."""
+
+    status_code = 428
+    default_message = "Entity is used by another entity"
+
+
+class _RetryAfterMixin(ApiError):
+    """Adds ``retry_after`` (seconds) rendered as an integer ``Retry-After`` header."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        errors: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        code: int | None = None,
+    ) -> None:
+        super().__init__(message, errors=errors, headers=headers, code=code)
+        self.retry_after: int | None = None
+        if retry_after is not None:
+            if isinstance(retry_after, bool) or not isinstance(retry_after, (int, float)):
+                raise TypeError("retry_after must be a number of seconds")
+            if not math.isfinite(retry_after) or retry_after < 0:
+                raise ValueError("retry_after must be a finite, non-negative number of seconds")
+            self.retry_after = max(1, math.ceil(retry_after))
+            self.headers["Retry-After"] = str(self.retry_after)
+
+
+class TooManyRequests(_RetryAfterMixin, ClientError):
+    """429: the caller is throttled; wait ``Retry-After`` seconds, then retry.
+
+    Sets OpsGenie's ``X-RateLimit-State: THROTTLED``, ``X-RateLimit-Reason`` and, when
+    known, ``X-RateLimit-Period-In-Sec``.
+
+    Example::
+
+        raise TooManyRequests(retry_after=1.5, reason="API_KEY", period=60)
+    """
+
+    status_code = 429
+    default_message = "You are making too many requests!"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        reason: str = "ACCOUNT",
+        period: int | None = None,
+        errors: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        code: int | None = None,
+    ) -> None:
+        super().__init__(
+            message, retry_after=retry_after, errors=errors, headers=headers, code=code
+        )
+        self.reason = reason
+        self.period = period
+        self.headers["X-RateLimit-State"] = "THROTTLED"
+        self.headers["X-RateLimit-Reason"] = reason
+        if period is not None:
+            self.headers["X-RateLimit-Period-In-Sec"] = str(int(period))
+
+
+class InternalServerError(ServerError):
+    """500: an unexpected failure; the body never carries exception text by default."""
+
+    status_code = 500
+    default_message = "Internal Server Error"
+
+
+class NotImplementedYet(ServerError):
+    """501: the endpoint is planned but not implemented."""
+
+    status_code = 501
+    default_message = "Not Implemented"
+
+
+class ServiceUnavailable(_RetryAfterMixin, ServerError):
+    """503: the back end is at capacity; clients should retry, after ``Retry-After``."""
+
+    status_code = 503
+    default_message = "Back-end servers are at capacity"
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    cls.status_code: cls
+    for cls in (
+        BadRequest,
+        Unauthenticated,
+        PaymentRequired,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Conflict,
+        Gone,
+        UnsupportedMediaType,
+        RangeNotSatisfiable,
+        UnprocessableEntity,
+        PreconditionRequired,
+        TooManyRequests,
+        InternalServerError,
+        NotImplementedYet,
+        ServiceUnavailable,
+    )
+}
+_BY_CODE: dict[int, type[ApiError]] = {40301: Forbidden, 40302: NotSupported}
+
+
+def error_class_for(status_code: int, code: int | None = None) -> type[ApiError]:
+    """Return the taxonomy class for a status (and internal code), or the closest base.
+
+    ``error_class_for(403, 40302)`` is ``NotSupported``; an unlisted 4xx is ``ClientError``,
+    an unlisted 5xx ``ServerError``, anything else ``ApiError``.
+    """
+    if code is not None:
+        by_code = _BY_CODE.get(code)
+        if by_code is not None and by_code.status_code == status_code:
+            return by_code
+    cls = _BY_STATUS.get(status_code)
+    if cls is not None:
+        return cls
+    if 400 <= status_code < 500:
+        return ClientError
+    if 500 <= status_code < 600:
+        return ServerError
+    return ApiError

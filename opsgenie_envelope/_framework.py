@@ -1,0 +1,148 @@
+"""Turn what Starlette and FastAPI raise or answer on errors into taxonomy errors.
+
+Starlette's ``ExceptionMiddleware`` sits *inside* any user middleware, so router 404/405,
+``HTTPException`` and FastAPI's validation errors reach us as ready-made responses
+(``text/plain`` "Not Found", ``{"detail": ...}``). They are recognised here and re-rendered as
+envelopes; the same exceptions, when they do reach the middleware raw, are mapped the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+
+from ._errors import ApiError, BadRequest, InternalServerError, error_class_for
+from ._negotiation import is_json_media_type
+
+__all__ = ["error_from_exception", "error_from_response", "validation_errors"]
+
+MAX_MESSAGE = 1024
+"""Longest ``message`` taken from a framework answer; longer text is cut."""
+
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def _phrase(status_code: int) -> str | None:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return None
+
+
+def _make(status_code: int, detail: Any, headers: Mapping[str, str] | None = None) -> ApiError:
+    """Build the taxonomy error for a status and a framework ``detail``."""
+    cls = error_class_for(status_code)
+    message: str | None = None
+    if isinstance(detail, str):
+        detail = detail.strip()
+        # The framework's default detail is the bare phrase ("Not Found"); OpsGenie's text wins.
+        if detail and detail != _phrase(status_code):
+            message = detail[:MAX_MESSAGE]
+    error = cls(message, headers=headers)
+    error.status_code = status_code
+    return error
+
+
+def validation_errors(items: Iterable[Any]) -> tuple[bool, dict[str, str]]:
+    """Map FastAPI/pydantic error items to ``errors`` (field path → message).
+
+    Returns ``(json_invalid, errors)``: ``json_invalid`` is true when an item reports a JSON
+    syntax error (FastAPI's ``json_invalid``), which the SPEC answers with 400. Only ``loc``,
+    ``msg`` and ``type`` are read: the submitted ``input`` is never echoed.
+    """
+    errors: dict[str, str] = {}
+    json_invalid = False
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        if item.get("type") == "json_invalid":
+            json_invalid = True
+            continue
+        loc = item.get("loc") or ()
+        parts = (
+            [str(p) for p in loc]
+            if isinstance(loc, Sequence) and not isinstance(loc, str)
+            else [str(loc)]
+        )
+        if len(parts) > 1 and parts[0] in _LOCATIONS:
+            parts = parts[1:]
+        field = ".".join(parts) or "body"
+        msg = str(item.get("msg") or "is invalid")[:MAX_MESSAGE]
+        errors[field] = f"{errors[field]}; {msg}" if field in errors else msg
+    return json_invalid, errors
+
+
+def _from_validation(items: Iterable[Any]) -> ApiError:
+    json_invalid, errors = validation_errors(items)
+    if json_invalid:
+        return BadRequest()
+    return error_class_for(422)(errors=errors or None)
+
+
+def error_from_exception(exc: BaseException, debug: bool = False) -> tuple[ApiError, bool]:
+    """Map an exception to the error to render, and whether it was unexpected (a 500).
+
+    ``ApiError`` renders as itself; ``HTTPException`` keeps its status, detail and headers;
+    a JSON syntax error becomes 400; FastAPI's ``RequestValidationError`` becomes 422 (or 400
+    for a JSON syntax error). Anything else is an ``InternalServerError`` whose message
+    carries the exception text only when ``debug`` is on.
+    """
+    if isinstance(exc, ApiError):
+        return exc, False
+    if isinstance(exc, HTTPException):
+        return _make(exc.status_code, exc.detail, exc.headers), False
+    if isinstance(exc, json.JSONDecodeError):
+        return BadRequest(), False
+    errors_method = getattr(exc, "errors", None)
+    if type(exc).__name__ == "RequestValidationError" and callable(errors_method):
+        return _from_validation(errors_method()), False
+    if debug:
+        return InternalServerError(f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]), True
+    return InternalServerError(), True
+
+
+def error_from_response(status_code: int, body: bytes, media_type: bytes) -> ApiError:
+    """Map an error response a framework or handler already rendered to a taxonomy error.
+
+    ``media_type`` is the response's lower-cased media type (no parameters).
+
+    * JSON ``{"detail": "..."}`` (FastAPI's ``HTTPException``) → ``message`` = detail;
+    * JSON ``{"detail": [...]}`` with 422 (FastAPI validation) → ``errors``, or 400 for a
+      JSON syntax error;
+    * JSON ``{"message": ..., "code"?: ..., "errors"?: ...}`` → those fields;
+    * ``text/plain`` (Starlette's ``HTTPException``, router 404/405) → ``message`` = the text;
+    * anything else (HTML pages, binary), or empty → the status's default message.
+    """
+    if media_type == b"text/plain":
+        try:
+            text = " ".join(body.decode("utf-8").split())
+        except UnicodeDecodeError:
+            text = ""
+        return _make(status_code, text if text.isprintable() else None)
+    if not is_json_media_type(media_type):
+        return _make(status_code, None)
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return _make(status_code, None)
+    detail = parsed.get("detail")
+    if status_code == 422 and isinstance(detail, list):
+        return _from_validation(detail)
+    if isinstance(detail, str):
+        return _make(status_code, detail)
+    message = parsed.get("message")
+    error = _make(status_code, message if isinstance(message, str) else None)
+    code = parsed.get("code")
+    if isinstance(code, int) and not isinstance(code, bool):
+        error.code = code
+    errors = parsed.get("errors")
+    if isinstance(errors, dict) and errors:
+        error.errors = {str(k): str(v)[:MAX_MESSAGE] for k, v in errors.items()}
+    return error

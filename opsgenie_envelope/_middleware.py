@@ -1,0 +1,390 @@
+"""``EnvelopeMiddleware``: the one ASGI layer that does the per-request work.
+
+Per request it issues the ID, starts the clock, and wraps ``send`` in a small responder that
+adds ``X-Request-ID``/``X-Response-Time``, splices JSON success bodies into the envelope,
+and re-renders error answers and exceptions as error envelopes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from time import perf_counter
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig
+from ._context import EXTRAS_KEY, REQUEST_ID_KEY, current_scope
+from ._errors import ApiError, NotAcceptable, UnsupportedMediaType
+from ._framework import error_from_exception, error_from_response
+from ._negotiation import accepts_json, is_json_media_type
+from ._render import (
+    DATA_PREFIX,
+    MessageKey,
+    format_took,
+    render_error,
+    render_extras,
+    success_suffix,
+)
+from ._request_id import is_valid_request_id, uuid4_hex
+
+__all__ = ["EnvelopeMiddleware"]
+
+logger = logging.getLogger("opsgenie_envelope")
+
+MAX_ERROR_BODY = 64 * 1024
+"""Largest error body read to find its message; the rest is dropped (the default message wins)."""
+
+_PASS, _WRAP, _ERROR = 0, 1, 2
+_NO_BODY_STATUSES = frozenset({204, 304})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_DROP = frozenset({b"content-length", b"x-request-id", b"x-response-time"})
+_JSON_HEADERS = (b"content-type", b"application/json")
+_ENVELOPE_MARK = b'"requestId":'
+_CONTROL = dict.fromkeys(range(32), " ") | {127: " "}
+
+
+def _header_value(value: str) -> bytes:
+    """Encode an error's header value, with control characters (CR, LF, NUL) blanked."""
+    return value.translate(_CONTROL).encode("latin-1", "replace")
+
+
+class _Responder:
+    """One request's ``send`` wrapper and the state it needs (never kept on the middleware)."""
+
+    __slots__ = (
+        "body_parts",
+        "body_size",
+        "excluded",
+        "head",
+        "headers",
+        "length",
+        "media",
+        "message_key",
+        "mode",
+        "opened",
+        "request_id",
+        "scope",
+        "send_",
+        "start",
+        "started",
+        "started_at",
+        "suffix",
+        "took",
+    )
+
+    def __init__(
+        self,
+        send: Send,
+        scope: Scope,
+        request_id: str,
+        started_at: float,
+        excluded: bool,
+        message_key: MessageKey,
+    ) -> None:
+        self.send_ = send
+        self.scope = scope
+        self.request_id = request_id.encode("ascii")
+        self.started_at = started_at
+        self.excluded = excluded
+        self.message_key = message_key
+        self.mode = _PASS
+        self.started = False  # http.response.start went to the server
+        self.opened = False  # the envelope's prefix went out (streamed body)
+        self.start: Message | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.length: int | None = None
+        self.head = False
+        self.media = b""
+        self.took = b"0.0"
+        self.suffix = b""
+        self.body_parts: list[bytes] = []
+        self.body_size = 0
+
+    async def send(self, message: Message) -> None:
+        """The ``send`` the app sees."""
+        kind = message["type"]
+        if kind == "http.response.body":
+            if self.mode == _PASS:
+                await self.send_(message)
+            elif self.mode == _WRAP:
+                await self._wrap_body(message)
+            else:
+                await self._error_body(message)
+        elif kind == "http.response.start":
+            await self._on_start(message)
+        else:
+            await self.send_(message)
+
+    async def _on_start(self, message: Message) -> None:
+        self.took = took = format_took(perf_counter() - self.started_at)
+        status: int = message["status"]
+        headers: list[tuple[bytes, bytes]] = []
+        content_type = b""
+        length: bytes | None = None
+        encoded = False
+        for pair in message.get("headers", ()):
+            name = pair[0].lower()
+            if name in _DROP:
+                if name == b"content-length":
+                    length = pair[1]
+                continue
+            if name == b"content-type":
+                content_type = pair[1]
+            elif name == b"content-encoding":
+                encoded = True
+            headers.append((name, pair[1]))
+        if self.excluded or encoded or status < 200 or status in _NO_BODY_STATUSES:
+            mode = _PASS
+        elif status < 300:
+            mode = _WRAP if is_json_media_type(content_type) else _PASS
+        else:
+            mode = _ERROR if status >= 400 else _PASS
+        self.mode = mode
+        if mode == _PASS:
+            if length is not None:
+                headers.append((b"content-length", length))
+            headers.append((b"x-request-id", self.request_id))
+            headers.append((b"x-response-time", took))
+            message["headers"] = headers
+            self.started = True
+            await self.send_(message)
+            return
+        # Hold the start back until the body shows what the envelope must be.
+        self.start = message
+        self.headers = headers
+        self.length = int(length) if length is not None and length.isdigit() else None
+        self.head = self.scope["method"] == "HEAD"
+        if mode == _WRAP:
+            extras = self.scope.get(EXTRAS_KEY)
+            self.suffix = success_suffix(
+                render_extras(extras, self.message_key) if extras else b"", took, self.request_id
+            )
+        else:
+            self.media = content_type.split(b";", 1)[0].strip().lower()
+
+    async def _send_start(self, length: int | None) -> None:
+        assert self.start is not None
+        headers = self.headers
+        if length is not None:
+            headers.append((b"content-length", str(length).encode()))
+        headers.append((b"x-request-id", self.request_id))
+        headers.append((b"x-response-time", self.took))
+        self.start["headers"] = headers
+        self.started = True
+        await self.send_(self.start)
+
+    async def _wrap_body(self, message: Message) -> None:
+        body: bytes = message.get("body", b"")
+        more: bool = message.get("more_body", False)
+        if self.opened:
+            if not more:
+                message["body"] = body + self.suffix
+            await self.send_(message)
+            return
+        if more:
+            if not body:
+                return  # nothing to decide on yet
+            # A stream: open the envelope now, close it with the last chunk.
+            length = self.length
+            if length is not None:
+                length += len(DATA_PREFIX) + len(self.suffix)
+            await self._send_start(length)
+            self.opened = True
+            message["body"] = DATA_PREFIX + body
+            await self.send_(message)
+            return
+        if not body and self.head and self.length:
+            # HEAD answered without the body: announce what the GET would send.
+            await self._send_start(self.length + len(DATA_PREFIX) + len(self.suffix))
+            await self.send_(message)
+            return
+        if body[:8] == DATA_PREFIX and _ENVELOPE_MARK in body:
+            out = body  # already an envelope: left as it is
+        else:
+            out = DATA_PREFIX + (body or b"null") + self.suffix
+        await self._send_start(len(out))
+        message["body"] = out
+        await self.send_(message)
+
+    async def _error_body(self, message: Message) -> None:
+        body: bytes = message.get("body", b"")
+        if body and self.body_size < MAX_ERROR_BODY:
+            self.body_parts.append(body)
+            self.body_size += len(body)
+        if message.get("more_body", False):
+            return
+        assert self.start is not None
+        raw = b"".join(self.body_parts)
+        error = error_from_response(
+            self.start["status"], raw if len(raw) <= MAX_ERROR_BODY else b"", self.media
+        )
+        headers = [pair for pair in self.headers if pair[0] != b"content-type"]
+        await self.send_error(error, headers)
+
+    async def send_error(
+        self,
+        error: ApiError,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """Answer with the error envelope of ``error`` (the response must not have started)."""
+        if self.start is None:
+            self.took = format_took(perf_counter() - self.started_at)
+        body = render_error(
+            error.message, self.took, self.request_id, code=error.code, errors=error.errors
+        )
+        raw = headers if headers is not None else []
+        raw.append(_JSON_HEADERS)
+        raw.append((b"content-length", str(len(body)).encode()))
+        for name, value in error.headers.items():
+            key = _header_value(name).lower()
+            if key not in _DROP and key != b"content-type":
+                raw.append((key, _header_value(value)))
+        raw.append((b"x-request-id", self.request_id))
+        raw.append((b"x-response-time", self.took))
+        self.started = True
+        await self.send_(
+            {
+                "type": "http.response.start",
+                "status": error.status_code,
+                "headers": raw,
+            }
+        )
+        await self.send_({"type": "http.response.body", "body": body})
+
+
+class EnvelopeMiddleware:
+    """Make every HTTP response of an ASGI app an OpsGenie-style envelope.
+
+    Adds ``X-Request-ID`` and ``X-Response-Time`` to every response, wraps JSON success
+    bodies as ``{"data": ..., "took": ..., "requestId": ...}`` by splicing bytes, and renders
+    :class:`ApiError` exceptions, framework errors and unexpected exceptions as error
+    envelopes. Options are those of :class:`EnvelopeConfig`.
+
+    Example::
+
+        app = FastAPI()
+        app.add_middleware(EnvelopeMiddleware)
+
+        app = Starlette(routes=routes, middleware=[Middleware(EnvelopeMiddleware)])
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        generator: Callable[[], str] | None = None,
+        trust_incoming_id: bool = False,
+        validator: Callable[[str], bool] = is_valid_request_id,
+        exclude_paths: Iterable[str] = DEFAULT_EXCLUDE_PATHS,
+        negotiate: bool = True,
+        require_json_body: bool = False,
+        message_key: MessageKey = "message",
+        debug: bool = False,
+        config: EnvelopeConfig | None = None,
+    ) -> None:
+        if not callable(app):
+            raise TypeError("app must be an ASGI application")
+        self.app = app
+        self.config = config or EnvelopeConfig(
+            generator=generator,
+            trust_incoming_id=trust_incoming_id,
+            validator=validator,
+            exclude_paths=exclude_paths,  # type: ignore[arg-type]  # normalised by the config
+            negotiate=negotiate,
+            require_json_body=require_json_body,
+            message_key=message_key,
+            debug=debug,
+        )
+        cfg = self.config
+        self._generate = cfg.generator or uuid4_hex
+        self._check_generated = cfg.generator is not None
+        self._exclude = cfg.exclude_paths
+        self._scan_headers = cfg.negotiate or cfg.trust_incoming_id or cfg.require_json_body
+
+    def _new_id(self) -> str:
+        request_id = self._generate()
+        if self._check_generated and not (
+            isinstance(request_id, str) and is_valid_request_id(request_id)
+        ):
+            logger.error("generator returned an ID outside the allowlist; issued a UUID4 instead")
+            return uuid4_hex()
+        return request_id
+
+    def _precheck(self, scope: Scope) -> tuple[str, ApiError | None]:
+        """Read the request headers once: the request ID, and a 406/415 when they call for it."""
+        cfg = self.config
+        accept: bytes | None = None
+        incoming: bytes | None = None
+        content_type: bytes | None = None
+        has_body = False
+        for name, value in scope["headers"]:
+            if name == b"accept":
+                accept = value if accept is None else accept + b"," + value
+            elif name == b"x-request-id":
+                incoming = value if incoming is None else b""  # several: trust none
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                has_body = value.strip() not in (b"", b"0")
+            elif name == b"transfer-encoding":
+                has_body = True
+        request_id = self._new_id() if incoming is None or not cfg.trust_incoming_id else ""
+        if not request_id:
+            assert incoming is not None
+            candidate = incoming.decode("latin-1")
+            if len(candidate) <= 1024 and cfg.validator(candidate):
+                request_id = candidate
+            else:
+                request_id = self._new_id()
+                logger.warning(
+                    "untrusted X-Request-ID (%d bytes) replaced by %s", len(incoming), request_id
+                )
+        if scope["path"] in self._exclude:
+            return request_id, None
+        if cfg.negotiate and accept is not None and not accepts_json(accept):
+            return request_id, NotAcceptable()
+        if (
+            cfg.require_json_body
+            and has_body
+            and scope["method"] in _BODY_METHODS
+            and (content_type is None or not is_json_media_type(content_type))
+        ):
+            return request_id, UnsupportedMediaType()
+        return request_id, None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or REQUEST_ID_KEY in scope:
+            await self.app(scope, receive, send)
+            return
+        started_at = perf_counter()
+        if self._scan_headers:
+            request_id, refused = self._precheck(scope)
+        else:
+            request_id, refused = self._new_id(), None
+        scope[REQUEST_ID_KEY] = request_id
+        token = current_scope.set(scope)
+        responder = _Responder(
+            send,
+            scope,
+            request_id,
+            started_at,
+            scope["path"] in self._exclude,
+            self.config.message_key,
+        )
+        try:
+            if refused is not None:
+                await responder.send_error(refused)
+                return
+            await self.app(scope, receive, responder.send)
+        except Exception as exc:
+            error, unexpected = error_from_exception(exc, self.config.debug)
+            if responder.started or unexpected:
+                # Logged once, by the server that receives the re-raised exception.
+                exc.add_note(f"request_id: {request_id}")
+                if not responder.started:
+                    await responder.send_error(error)
+                raise
+            await responder.send_error(error)
+        finally:
+            current_scope.reset(token)

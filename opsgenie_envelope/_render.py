@@ -1,0 +1,96 @@
+"""Pure functions that build envelope bytes. No ASGI here: each is tested on its own.
+
+Success bodies are spliced, never re-serialised: ``{"data":`` + the handler's JSON bytes +
+the optional keys + ``,"took":…,"requestId":"…"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import orjson
+
+__all__ = [
+    "DATA_PREFIX",
+    "MessageKey",
+    "format_took",
+    "render_error",
+    "render_extras",
+    "render_success",
+    "success_suffix",
+]
+
+MessageKey = Literal["message", "result", "both"]
+
+DATA_PREFIX = b'{"data":'
+_EXTRA_ORDER = ("expandable", "paging", "totalCount")
+
+
+def format_took(seconds: float) -> bytes:
+    """Render a duration as a JSON number rounded to 3 decimals: ``0.005``, ``0.302``, ``0.0``."""
+    return repr(round(seconds, 3) if seconds > 0.0 else 0.0).encode()
+
+
+def render_extras(extras: Mapping[str, Any] | None, message_key: MessageKey = "message") -> bytes:
+    """Render the optional success keys, in SPEC order, each as ``,"key":value``.
+
+    ``message`` comes first (as ``message``, ``result`` or both, per ``message_key``), then
+    ``expandable``, ``paging``, ``totalCount``. Keys without a value are left out.
+    """
+    if not extras:
+        return b""
+    parts: list[bytes] = []
+    message = extras.get("message")
+    if message is not None:
+        encoded = orjson.dumps(message)
+        if message_key != "result":
+            parts.append(b',"message":' + encoded)
+        if message_key != "message":
+            parts.append(b',"result":' + encoded)
+    for key in _EXTRA_ORDER:
+        value = extras.get(key)
+        if value is not None:
+            parts.append(b',"' + key.encode() + b'":' + orjson.dumps(value))
+    return b"".join(parts)
+
+
+def success_suffix(extras: bytes, took: bytes, request_id: bytes) -> bytes:
+    """Return what follows the payload: optional keys, ``took``, ``requestId``, ``}``."""
+    return extras + b',"took":' + took + b',"requestId":"' + request_id + b'"}'
+
+
+def render_success(
+    data: bytes,
+    took: bytes,
+    request_id: bytes,
+    extras: Mapping[str, Any] | None = None,
+    message_key: MessageKey = "message",
+) -> bytes:
+    """Render a whole success envelope around already-serialised JSON ``data``.
+
+    An empty ``data`` (a JSON response with no body) becomes ``null``.
+    """
+    return (
+        DATA_PREFIX
+        + (data or b"null")
+        + success_suffix(render_extras(extras, message_key), took, request_id)
+    )
+
+
+def render_error(
+    message: str,
+    took: bytes,
+    request_id: bytes,
+    *,
+    code: int | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> bytes:
+    """Render an error envelope: ``code``? ``message`` ``errors``? ``took`` ``requestId``."""
+    head: dict[str, Any] = {}
+    if code is not None:
+        head["code"] = code
+    head["message"] = message
+    if errors:
+        head["errors"] = errors
+    return orjson.dumps(head)[:-1] + b',"took":' + took + b',"requestId":"' + request_id + b'"}'
