@@ -43,6 +43,9 @@ def _make(status_code: int, detail: Any, headers: Mapping[str, str] | None = Non
         # The framework's default detail is the bare phrase ("Not Found"); OpsGenie's text wins.
         if detail and detail != _phrase(status_code):
             message = detail[:MAX_MESSAGE]
+    if message is None and cls.status_code != status_code:
+        # A status the taxonomy does not list (502, 418, ...): its standard phrase.
+        message = _phrase(status_code)
     error = cls(message, headers=headers)
     error.status_code = status_code
     return error

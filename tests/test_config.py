@@ -1,0 +1,94 @@
+"""Configuration is validated once, at construction, with errors naming the option."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from opsgenie_envelope import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, EnvelopeMiddleware
+from tests.apps import starlette_app
+
+
+async def _app(scope: Any, receive: Any, send: Any) -> None:
+    """A do-nothing ASGI app."""
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"generator": "uuid"}, TypeError, "generator"),
+        ({"validator": None}, TypeError, "validator"),
+        ({"trust_incoming_id": "yes"}, TypeError, "trust_incoming_id"),
+        ({"negotiate": 1}, TypeError, "negotiate"),
+        ({"require_json_body": None}, TypeError, "require_json_body"),
+        ({"debug": "false"}, TypeError, "debug"),
+        ({"message_key": "text"}, ValueError, "message_key"),
+        ({"exclude_paths": "/docs"}, TypeError, "exclude_paths"),
+        ({"exclude_paths": ["docs"]}, ValueError, "exclude_paths"),
+        ({"exclude_paths": [1]}, ValueError, "exclude_paths"),
+    ],
+)
+def test_bad_option_is_refused_at_construction(
+    options: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    """Each bad option raises at construction, naming the option."""
+    with pytest.raises(error, match=match):
+        EnvelopeMiddleware(_app, **options)
+
+
+def test_unknown_option_is_refused() -> None:
+    """A misspelt option is a TypeError, not silently ignored."""
+    with pytest.raises(TypeError):
+        EnvelopeMiddleware(_app, negociate=True)  # type: ignore[call-arg]
+
+
+def test_app_must_be_callable() -> None:
+    """The wrapped app must be an ASGI callable."""
+    with pytest.raises(TypeError, match="app"):
+        EnvelopeMiddleware("not an app")  # type: ignore[arg-type]
+
+
+def test_defaults() -> None:
+    """Defaults: own IDs, negotiation on, enforcement off, FastAPI docs excluded."""
+    config = EnvelopeMiddleware(_app).config
+    assert config.trust_incoming_id is False
+    assert config.negotiate is True
+    assert config.require_json_body is False
+    assert config.message_key == "message"
+    assert config.exclude_paths == DEFAULT_EXCLUDE_PATHS >= {"/openapi.json", "/docs", "/redoc"}
+
+
+def test_config_is_frozen_and_normalised() -> None:
+    """The config is immutable and exclude paths become a frozenset."""
+    config = EnvelopeConfig(exclude_paths=["/a", "/b"])  # type: ignore[arg-type]
+    assert config.exclude_paths == frozenset({"/a", "/b"})
+    with pytest.raises(AttributeError):
+        config.debug = True  # type: ignore[misc]
+
+
+def test_config_object_can_be_passed() -> None:
+    """A prepared config object is used as is."""
+    config = EnvelopeConfig(debug=True)
+    assert EnvelopeMiddleware(_app, config=config).config is config
+
+
+def test_middleware_keeps_no_request_state() -> None:
+    """The middleware's attributes do not change while serving requests."""
+    import asyncio
+
+    import httpx
+
+    app = starlette_app()
+    middleware = app.build_middleware_stack()
+    while not isinstance(middleware, EnvelopeMiddleware):
+        middleware = middleware.app  # type: ignore[attr-defined]
+    before = dict(vars(middleware))
+
+    async def run() -> None:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            await client.get("/v2/alerts/1")
+
+    asyncio.run(run())
+    assert vars(middleware) == before
