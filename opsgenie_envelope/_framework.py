@@ -76,7 +76,11 @@ def validation_errors(items: Iterable[Any]) -> tuple[bool, dict[str, str]]:
             parts = parts[1:]
         field = ".".join(parts) or "body"
         msg = str(item.get("msg") or "is invalid")[:MAX_MESSAGE]
-        errors[field] = f"{errors[field]}; {msg}" if field in errors else msg
+        known = errors.get(field)
+        if known is None:
+            errors[field] = msg
+        elif msg not in known.split("; "):
+            errors[field] = f"{known}; {msg}"
     return json_invalid, errors
 
 

@@ -114,6 +114,10 @@ class _Responder:
         elif kind == "http.response.start":
             await self._on_start(message)
         else:
+            if self.start is not None and not self.started:
+                # A body we cannot see (``http.response.pathsend``, ...): send as it is.
+                self.mode = _PASS
+                await self._send_start(self.length)
             await self.send_(message)
 
     async def _on_start(self, message: Message) -> None:

@@ -292,3 +292,17 @@ async def test_nested_middleware_wraps_once() -> None:
         response = await client.get("/inner/x")
     assert response.json()["data"] == {"inner": True}
     assert response.json()["requestId"] == response.headers["x-request-id"]
+
+
+async def test_pathsend_of_json_file_passes_through() -> None:
+    """A JSON body sent by ``http.response.pathsend`` is not wrapped; headers still go first."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.pathsend", "path": "/tmp/x.json"})
+
+    messages = await call_asgi(EnvelopeMiddleware(app))
+    assert [m["type"] for m in messages] == ["http.response.start", "http.response.pathsend"]
+    assert header(messages[0], b"content-length") == [b"2"]
+    assert header(messages[0], b"x-request-id")
