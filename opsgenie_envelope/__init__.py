@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from ._body import read_json
 from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig
 from ._context import REQUEST_ID_KEY, get_request_id, set_message
 from ._errors import (
@@ -78,6 +79,7 @@ __all__ = [
     "error_class_for",
     "get_request_id",
     "is_valid_request_id",
+    "read_json",
     "set_message",
     "uuid4_hex",
 ]

@@ -11,17 +11,19 @@ import logging
 from collections.abc import Callable, Iterable
 from time import perf_counter
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig
 from ._context import EXTRAS_KEY, REQUEST_ID_KEY, current_scope
-from ._errors import ApiError, NotAcceptable, UnsupportedMediaType
+from ._errors import ApiError, InternalServerError, NotAcceptable, UnsupportedMediaType
 from ._framework import error_from_exception, error_from_response
 from ._negotiation import accepts_json, is_json_media_type
 from ._render import (
     DATA_PREFIX,
     MessageKey,
     format_took,
+    is_plausible_json,
     render_error,
     render_extras,
     success_suffix,
@@ -36,6 +38,7 @@ MAX_ERROR_BODY = 64 * 1024
 """Largest error body read to find its message; the rest is dropped (the default message wins)."""
 
 _PASS, _WRAP, _ERROR = 0, 1, 2
+_MAX_ACCEPT = 4096
 _NO_BODY_STATUSES = frozenset({204, 304})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _DROP = frozenset({b"content-length", b"x-request-id", b"x-response-time"})
@@ -189,6 +192,12 @@ class _Responder:
         if more:
             if not body:
                 return  # nothing to decide on yet
+            if not is_plausible_json(body, whole=False):
+                # Not JSON whatever its label says: pass the stream through untouched.
+                self.mode = _PASS
+                await self._send_start(self.length)
+                await self.send_(message)
+                return
             # A stream: open the envelope now, close it with the last chunk.
             length = self.length
             if length is not None:
@@ -205,6 +214,13 @@ class _Responder:
             return
         if body[:8] == DATA_PREFIX and _ENVELOPE_MARK in body:
             out = body  # already an envelope: left as it is
+        elif not is_plausible_json(body):
+            logger.error(
+                "handler sent a body labelled JSON that is not JSON; answered 500 (request_id=%s)",
+                self.request_id.decode(),
+            )
+            await self.send_error(InternalServerError())
+            return
         else:
             out = DATA_PREFIX + (body or b"null") + self.suffix
         await self._send_start(len(out))
@@ -213,16 +229,15 @@ class _Responder:
 
     async def _error_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
-        if body and self.body_size < MAX_ERROR_BODY:
-            self.body_parts.append(body)
+        if body:
             self.body_size += len(body)
+            if self.body_size <= MAX_ERROR_BODY:
+                self.body_parts.append(body)
         if message.get("more_body", False):
             return
         assert self.start is not None
-        raw = b"".join(self.body_parts)
-        error = error_from_response(
-            self.start["status"], raw if len(raw) <= MAX_ERROR_BODY else b"", self.media
-        )
+        raw = b"".join(self.body_parts) if self.body_size <= MAX_ERROR_BODY else b""
+        error = error_from_response(self.start["status"], raw, self.media)
         headers = [pair for pair in self.headers if pair[0] != b"content-type"]
         await self.send_error(error, headers)
 
@@ -324,7 +339,7 @@ class EnvelopeMiddleware:
         has_body = False
         for name, value in scope["headers"]:
             if name == b"accept":
-                accept = value if accept is None else accept + b"," + value
+                accept = value if accept is None else b",".join((accept[:_MAX_ACCEPT], value))
             elif name == b"x-request-id":
                 incoming = value if incoming is None else b""  # several: trust none
             elif name == b"content-type":
@@ -381,6 +396,9 @@ class EnvelopeMiddleware:
                 await responder.send_error(refused)
                 return
             await self.app(scope, receive, responder.send)
+        except ClientDisconnect:
+            # The client went away while the app read the body: nobody to answer, nothing to log.
+            logger.debug("client disconnected (request_id=%s)", request_id)
         except Exception as exc:
             error, unexpected = error_from_exception(exc, self.config.debug)
             if responder.started or unexpected:

@@ -15,6 +15,7 @@ __all__ = [
     "DATA_PREFIX",
     "MessageKey",
     "format_took",
+    "is_plausible_json",
     "render_error",
     "render_extras",
     "render_success",
@@ -25,6 +26,24 @@ MessageKey = Literal["message", "result", "both"]
 
 DATA_PREFIX = b'{"data":'
 _EXTRA_ORDER = ("expandable", "paging", "totalCount")
+_JSON_FIRST = frozenset(b'{["-0123456789tfn')
+_JSON_LAST = frozenset(b'}]"0123456789el')
+_WHITESPACE = b" \t\r\n"
+
+
+def is_plausible_json(body: bytes, whole: bool = True) -> bool:
+    """Tell, in constant time, whether ``body`` can be a JSON value (it is not parsed).
+
+    Checks the first (and, when ``whole``, the last) significant byte: enough to catch HTML,
+    plain text or binary labelled ``application/json`` without a second pass over the payload.
+    """
+    if not body:
+        return True
+    if body[0] in _WHITESPACE or (whole and body[-1] in _WHITESPACE):
+        body = body.strip(_WHITESPACE)
+        if not body:
+            return True
+    return body[0] in _JSON_FIRST and (not whole or body[-1] in _JSON_LAST)
 
 
 def format_took(seconds: float) -> bytes:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi import HTTPException as FastAPIHTTPException
 from pydantic import BaseModel
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from opsgenie_envelope import (
     ServiceUnavailable,
     TooManyRequests,
     get_request_id,
+    read_json,
     set_message,
 )
 
@@ -49,6 +51,15 @@ async def _failing_chunks() -> AsyncIterator[bytes]:
 async def _failing_before_first_chunk() -> AsyncIterator[bytes]:
     raise RuntimeError("never started: secret-token-123")
     yield b""  # pragma: no cover
+
+
+async def _text_chunks() -> AsyncIterator[bytes]:
+    yield b"plain text, "
+    yield b"labelled as JSON"
+
+
+async def _failing_task() -> None:
+    raise RuntimeError("background job failed: secret-token-123")
 
 
 def _shared_response(name: str) -> Response:
@@ -90,6 +101,12 @@ def _shared_response(name: str) -> Response:
         return JSONResponse(ALERT, headers={"x-request-id": "forged", "x-response-time": "9"})
     if name == "text-error":
         return PlainTextResponse("Quota exceeded for this key", status_code=402)
+    if name == "not-json":
+        return Response(b"<html>oops</html>", media_type="application/json")
+    if name == "not-json-stream":
+        return StreamingResponse(_text_chunks(), media_type="application/json")
+    if name == "background-fails":
+        return JSONResponse({"queued": True}, background=BackgroundTask(_failing_task))
     if name == "html-error":
         return HTMLResponse("<h1>Traceback at /srv/app.py</h1>", status_code=502)
     raise KeyError(name)
@@ -135,11 +152,15 @@ def starlette_app(**options: Any) -> Starlette:
     async def echo(request: Request) -> Response:
         return JSONResponse(await request.json())
 
+    async def echo_safe(request: Request) -> Response:
+        return JSONResponse(await read_json(request))
+
     routes = [
         Route("/v2/alerts/1", alert),
         Route("/r/{name}", shared),
         Route("/fail/{name}", fail),
-        Route("/echo", echo, methods=["POST"]),
+        Route("/echo", echo, methods=["POST", "GET"]),
+        Route("/echo-safe", echo_safe, methods=["POST"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(EnvelopeMiddleware, **options)])
 
