@@ -99,7 +99,7 @@ async def fetch(port: int, n: int) -> httpx.Response:
         writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = [tuple(line.split(": ", 1)) for line in lines]
+    headers = [(name, value) for name, _, value in (line.partition(": ") for line in lines)]
     return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
 
 
