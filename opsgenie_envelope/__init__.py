@@ -41,6 +41,7 @@ from ._errors import (
     UnsupportedMediaType,
     error_class_for,
 )
+from ._expand import Expander, Expansion
 from ._logging import RequestIdFilter
 from ._middleware import EnvelopeMiddleware
 from ._request_id import is_valid_request_id, uuid4_hex
@@ -56,6 +57,8 @@ __all__ = [
     "Conflict",
     "EnvelopeConfig",
     "EnvelopeMiddleware",
+    "Expander",
+    "Expansion",
     "Forbidden",
     "Gone",
     "InternalServerError",
