@@ -44,6 +44,7 @@ from ._errors import (
 from ._expand import Expander, Expansion
 from ._logging import RequestIdFilter
 from ._middleware import EnvelopeMiddleware
+from ._paging import Page, Pager, paged
 from ._request_id import is_valid_request_id, uuid4_hex
 
 __version__ = "0.1.0"
@@ -67,6 +68,8 @@ __all__ = [
     "NotFound",
     "NotImplementedYet",
     "NotSupported",
+    "Page",
+    "Pager",
     "PaymentRequired",
     "PreconditionRequired",
     "RangeNotSatisfiable",
@@ -81,6 +84,7 @@ __all__ = [
     "error_class_for",
     "get_request_id",
     "is_valid_request_id",
+    "paged",
     "set_message",
     "uuid4_hex",
 ]
