@@ -31,6 +31,7 @@ ALERTS: dict[str, dict[str, Any]] = {
 CALLS: list[tuple[str, str]] = []
 """(field, alert id) of every loader call, in call order."""
 ON_MAIN_THREAD: list[bool] = []
+CANCELLED: list[str] = []
 IN_FLIGHT = {"now": 0, "most": 0}
 
 
@@ -63,6 +64,16 @@ async def load_missing_owner(alert: dict[str, Any], request: Request) -> None:
 def load_broken_audit(alert: dict[str, Any], request: Request) -> None:
     """A loader that fails unexpectedly."""
     raise RuntimeError("audit store password is hunter2")
+
+
+async def load_stuck(alert: dict[str, Any], request: Request) -> None:
+    """Never finishes on its own: only a cancellation ends it early."""
+    try:
+        with anyio.fail_after(5):
+            await anyio.sleep_forever()
+    except anyio.get_cancelled_exc_class():
+        CANCELLED.append(alert["id"])
+        raise
 
 
 def _events(request: Request) -> dict[str, anyio.Event]:
@@ -101,7 +112,9 @@ async def load_slow(alert: dict[str, Any], request: Request) -> int:
 
 ALERT_EXPAND = Expander({"contact": load_contact, "rotation": load_rotation, "team": TeamLoader()})
 LENIENT_EXPAND = Expander({"contact": load_contact}, lenient=True)
-FRAGILE_EXPAND = Expander({"owner": load_missing_owner, "audit": load_broken_audit})
+FRAGILE_EXPAND = Expander(
+    {"owner": load_missing_owner, "audit": load_broken_audit, "stuck": load_stuck}
+)
 PAIRED_EXPAND = Expander({"left": load_left, "right": load_right})
 LIMITED_EXPAND = Expander({"slow": load_slow}, concurrency=2)
 ROWS = [{"id": f"r{i}"} for i in range(6)]
@@ -188,6 +201,7 @@ def _fresh_records() -> None:
     """Every test starts with no recorded loader calls."""
     CALLS.clear()
     ON_MAIN_THREAD.clear()
+    CANCELLED.clear()
     IN_FLIGHT.update(now=0, most=0)
 
 
@@ -307,6 +321,13 @@ async def test_concurrency_caps_loader_calls_in_flight(client: httpx.AsyncClient
     assert IN_FLIGHT["most"] == 2
 
 
+async def test_list_without_expand_is_unchanged(client: httpx.AsyncClient) -> None:
+    """A list asked for nothing comes back as the handler's items, still listing expandable."""
+    response = await client.get("/v2/alerts")
+    assert response.json()["data"] == list(ALERTS.values())
+    assert response.json()["expandable"] == ["contact", "rotation", "team"]
+
+
 async def test_each_list_item_is_expanded(client: httpx.AsyncClient) -> None:
     """For a list, every item gets the field loaded for that item."""
     response = await client.get("/v2/alerts?expand=contact")
@@ -391,6 +412,14 @@ async def test_loader_exception_is_a_500(client: httpx.AsyncClient) -> None:
     assert "hunter2" not in response.text
 
 
+async def test_failing_loader_cancels_the_others(client: httpx.AsyncClient) -> None:
+    """The first loader error answers at once; loaders still running are cancelled."""
+    response = await client.get("/v2/fragile/a1?expand=stuck,owner")
+    assert response.status_code == 404
+    assert response.json()["message"] == "Owner does not exist"
+    assert CANCELLED == ["a1"]
+
+
 # --- FastAPI's OpenAPI --------------------------------------------------------------------
 
 
@@ -455,6 +484,16 @@ def test_lenient_must_be_a_bool() -> None:
 def test_expand_names_are_exported() -> None:
     """``Expander`` and ``Expansion`` are public names of the package."""
     assert {"Expander", "Expansion"} <= set(opsgenie_envelope.__all__)
+
+
+async def test_apply_refuses_data_that_is_not_entities() -> None:
+    """Merging needs a mapping or a list of mappings; anything else is a bug (a 500)."""
+    request = Request({"type": "http", "query_string": b"", "headers": []})
+    expansion = Expansion(LENIENT_EXPAND, ("contact",), request)
+    with pytest.raises(TypeError, match="mapping"):
+        await expansion.apply("not an entity")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="mappings"):
+        await expansion.apply([1, 2])  # type: ignore[list-item]
 
 
 def test_expander_without_fields_ignores_expand() -> None:

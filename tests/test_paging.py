@@ -79,7 +79,9 @@ def starlette_app() -> ASGIApp:
         return JSONResponse(params_of(FREE_PAGES.parse(request)))
 
     async def helper(request: Request) -> Response:
-        return paged(request, ITEMS[5:8], offset=5, limit=3, total=len(ITEMS))
+        return paged(
+            request, ITEMS[5:8], offset=5, limit=3, total=len(ITEMS), headers={"x-list": "items"}
+        )
 
     async def dated(request: Request) -> Response:
         return FREE_PAGES.parse(request).response(DATED, response_class=OrjsonResponse)
@@ -124,7 +126,9 @@ def fastapi_app() -> FastAPI:
 
     @app.get("/v2/helper")
     async def helper(request: Request) -> Response:
-        return paged(request, ITEMS[5:8], offset=5, limit=3, total=len(ITEMS))
+        return paged(
+            request, ITEMS[5:8], offset=5, limit=3, total=len(ITEMS), headers={"x-list": "items"}
+        )
 
     @app.get("/v2/dated")
     async def dated(page: Annotated[Page, Depends(FREE_PAGES.query)]) -> Response:
@@ -245,6 +249,7 @@ async def test_paged_helper_answers_a_list_envelope(client: httpx.AsyncClient) -
     assert body["totalCount"] == 45
     assert body["paging"]["prev"] == "http://testserver/v2/helper?q=x&offset=2&limit=3"
     assert response.headers["x-paging-next"] == "http://testserver/v2/helper?q=x&offset=8&limit=3"
+    assert response.headers["x-list"] == "items"
 
 
 async def test_response_class_renders_the_items(client: httpx.AsyncClient) -> None:
@@ -439,6 +444,14 @@ def test_bad_pager_options_are_refused(options: dict[str, Any], name: str) -> No
     """A bad option fails when the pager is built, naming the option."""
     with pytest.raises((TypeError, ValueError), match=name):
         Pager(**options)
+
+
+@pytest.mark.parametrize(("offset", "limit", "total"), [(-1, 10, None), (0, 0, None), (0, 10, -5)])
+def test_paged_refuses_an_impossible_page(offset: int, limit: int, total: int | None) -> None:
+    """A handler passing an impossible page gets a ``ValueError`` (a bug, so a 500)."""
+    request = Request({"type": "http", "query_string": b"", "headers": []})
+    with pytest.raises(ValueError, match="paging needs"):
+        paged(request, [], offset=offset, limit=limit, total=total)
 
 
 def test_page_items_needs_the_fastapi_dependency() -> None:
