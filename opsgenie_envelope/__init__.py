@@ -42,8 +42,10 @@ from ._errors import (
     UnsupportedMediaType,
     error_class_for,
 )
+from ._expand import Expander, Expansion
 from ._logging import RequestIdFilter
 from ._middleware import EnvelopeMiddleware
+from ._paging import Page, Pager, paged
 from ._request_id import is_valid_request_id, uuid4_hex
 
 __version__ = "0.1.0"
@@ -57,6 +59,8 @@ __all__ = [
     "Conflict",
     "EnvelopeConfig",
     "EnvelopeMiddleware",
+    "Expander",
+    "Expansion",
     "Forbidden",
     "Gone",
     "InternalServerError",
@@ -65,6 +69,8 @@ __all__ = [
     "NotFound",
     "NotImplementedYet",
     "NotSupported",
+    "Page",
+    "Pager",
     "PaymentRequired",
     "PreconditionRequired",
     "RangeNotSatisfiable",
@@ -79,6 +85,7 @@ __all__ = [
     "error_class_for",
     "get_request_id",
     "is_valid_request_id",
+    "paged",
     "read_json",
     "set_message",
     "uuid4_hex",

@@ -1,0 +1,319 @@
+"""``expand`` (SPEC §5): a route declares fields it can load on demand; clients ask for them.
+
+A route declares its expandable fields once, as an :class:`Expander` mapping each name to a
+loader. Every answer of the route then lists the names under ``expandable``; a request's
+``?expand=contact,rotation`` (or ``expand=contact&expand=rotation``) loads only those
+fields, concurrently, and merges them into ``data`` — into each item when ``data`` is a list.
+
+Merging happens on the handler's Python data, before it is serialised: the middleware never
+parses the payload again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, overload
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from ._context import set_envelope_field
+from ._errors import BadRequest
+
+__all__ = ["MAX_EXPAND_LENGTH", "MAX_EXPAND_NAMES", "Expander", "Expansion", "Loader"]
+
+MAX_EXPAND_LENGTH = 2048
+"""Longest ``expand`` accepted, in characters over all its values; longer is a 400."""
+
+MAX_EXPAND_NAMES = 64
+"""Most names (duplicates included) one request may ask to expand; more is a 400."""
+
+Loader = Callable[[dict[str, Any], Request], object]
+"""Loads one expandable field: gets the entity and the request, returns the field's value.
+
+Either a plain function (run in the thread pool) or an ``async`` one (awaited).
+"""
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_TOO_LONG = (
+    f"expand is too long: at most {MAX_EXPAND_NAMES} names and {MAX_EXPAND_LENGTH} characters"
+)
+
+
+def _is_async(loader: Callable[..., object]) -> bool:
+    """Whether calling ``loader`` returns a coroutine (functions, partials, callable objects)."""
+    # A callable object is async when its class's ``__call__`` is.
+    return inspect.iscoroutinefunction(loader) or inspect.iscoroutinefunction(type(loader).__call__)
+
+
+def split_expand(values: Sequence[str]) -> list[str]:
+    """Split raw ``expand`` query values into names: commas, whitespace and repeats tolerated.
+
+    Raises ``BadRequest`` before splitting anything when the values are absurdly long or
+    many (see :data:`MAX_EXPAND_LENGTH`, :data:`MAX_EXPAND_NAMES`). Names keep their case
+    and the order of first appearance.
+    """
+    if len(values) > MAX_EXPAND_NAMES or sum(len(value) for value in values) > MAX_EXPAND_LENGTH:
+        raise BadRequest(_TOO_LONG)
+    names: dict[str, None] = {}
+    count = 0
+    for value in values:
+        for part in value.split(","):
+            name = part.strip()
+            if name:
+                count += 1
+                names[name] = None
+    if count > MAX_EXPAND_NAMES:
+        raise BadRequest(_TOO_LONG)
+    return list(names)
+
+
+async def _gather(calls: Sequence[Callable[[], Awaitable[object]]], limit: int) -> list[object]:
+    """Await every call, at most ``limit`` at a time; the first failure cancels the rest.
+
+    The failure is raised as itself, never wrapped in an ``ExceptionGroup``, so an
+    ``ApiError`` from a loader renders as that error.
+    """
+    if len(calls) == 1:
+        return [await calls[0]()]
+    results: list[object] = [None] * len(calls)
+    failures: list[Exception] = []
+    limiter = anyio.CapacityLimiter(limit)
+
+    async with anyio.create_task_group() as group:
+
+        async def run(index: int) -> None:
+            async with limiter:
+                try:
+                    results[index] = await calls[index]()
+                except Exception as exc:
+                    failures.append(exc)
+                    group.cancel_scope.cancel()
+
+        for index in range(len(calls)):
+            group.start_soon(run, index)
+    if failures:
+        raise failures[0]
+    return results
+
+
+class Expander:
+    """The expandable fields of a route, and how to load each.
+
+    Args:
+        loaders: field name → loader, in the order ``expandable`` lists them. A loader is
+            called as ``loader(entity, request)``; ``async`` loaders are awaited, plain ones
+            run in the thread pool. Its result is merged into the entity under the name.
+        lenient: ignore unknown names in ``expand`` instead of answering 400.
+        concurrency: most loader calls in flight at once for one request.
+
+    Example (Starlette)::
+
+        alert_expand = Expander({"contact": load_contact, "rotation": load_rotation})
+
+        async def get_alert(request: Request) -> Response:
+            alert = await db.alert(request.path_params["alert_id"])
+            return JSONResponse(await alert_expand.apply(request, alert))
+
+    Example (FastAPI)::
+
+        @app.get("/v2/alerts/{alert_id}")
+        async def get_alert(
+            alert_id: str, expansion: Annotated[Expansion, Depends(alert_expand.query)]
+        ) -> dict[str, Any]:
+            return await expansion.apply(await db.alert(alert_id))
+    """
+
+    __slots__ = ("_async", "_loaders", "_query", "concurrency", "lenient", "names")
+
+    def __init__(
+        self,
+        loaders: Mapping[str, Loader],
+        *,
+        lenient: bool = False,
+        concurrency: int = 16,
+    ) -> None:
+        if not isinstance(loaders, Mapping):
+            raise TypeError("loaders must be a mapping of field name to loader")
+        for name, loader in loaders.items():
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise ValueError(
+                    f"loaders: field names must be 1..64 characters of [A-Za-z0-9_.-], got {name!r}"
+                )
+            if not callable(loader):
+                raise TypeError(f"loaders: the loader of {name!r} is not callable")
+        if not isinstance(lenient, bool):
+            raise TypeError("lenient must be a bool")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError("concurrency must be an int of at least 1")
+        self._loaders: dict[str, Loader] = dict(loaders)
+        self._async: dict[str, bool] = {name: _is_async(fn) for name, fn in loaders.items()}
+        self.names: tuple[str, ...] = tuple(loaders)  # in declared order
+        self.lenient = lenient
+        self.concurrency = concurrency
+        self._query: Callable[..., Awaitable[Expansion]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Expander({list(self.names)!r}, lenient={self.lenient})"
+
+    @property
+    def query(self) -> Callable[..., Awaitable[Expansion]]:
+        """FastAPI dependency: ``Depends(expander.query)`` gives the request's :class:`Expansion`.
+
+        It declares the ``expand`` query parameter, with the field names as its enum in
+        OpenAPI, and lists them under ``expandable`` before the handler runs.
+        """
+        if self._query is None:
+            self._query = self._dependency()
+        return self._query
+
+    def parse(self, request: Request) -> Expansion:
+        """Read ``expand`` from the request, check it, and list ``expandable``.
+
+        Raises ``BadRequest`` for an absurd ``expand`` and, unless lenient, for an unknown
+        name, with a message listing the valid names. Call it before fetching the entity to
+        refuse a bad request early; :meth:`apply` calls it for you.
+        """
+        if not self.names:
+            return Expansion(self, (), request)
+        return self._select(request, request.query_params.getlist("expand"))
+
+    def _select(self, request: Request, values: Sequence[str]) -> Expansion:
+        if not self.names:
+            return Expansion(self, (), request)
+        set_envelope_field("expandable", list(self.names))
+        if not values:
+            return Expansion(self, (), request)
+        wanted = split_expand(values)
+        unknown = [name for name in wanted if name not in self._loaders]
+        if unknown and not self.lenient:
+            valid = ", ".join(self.names)
+            # Only name-like values are echoed back; anything else stays out of the body.
+            shown = [name for name in unknown if _NAME.fullmatch(name)][:3]
+            head = f"Unknown expand field {', '.join(map(repr, shown))}: " if shown else ""
+            raise BadRequest(
+                f"{head}expand should be one of [ {valid} ]",
+                errors={"expand": f"should be one of [ {valid} ]"},
+            )
+        chosen = set(wanted)
+        return Expansion(self, tuple(name for name in self.names if name in chosen), request)
+
+    @overload
+    async def apply(self, request: Request, data: Mapping[str, Any]) -> dict[str, Any]: ...
+    @overload
+    async def apply(
+        self, request: Request, data: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]: ...
+    async def apply(
+        self, request: Request, data: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        """Parse ``expand`` from ``request`` and merge the requested fields into ``data``."""
+        return await self.parse(request).apply(data)
+
+    def _dependency(self) -> Callable[..., Awaitable[Expansion]]:
+        async def expand_dependency(request: Request, expand: list[str]) -> Expansion:
+            return self._select(request, expand)
+
+        from fastapi import Query  # only FastAPI apps get here: it stays optional
+
+        names = list(self.names)
+        hint = "Fields to load into the answer, comma-separated or repeated"
+        expand_param = inspect.Parameter(
+            "expand",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=list[str],
+            default=Query(
+                default=[],
+                description=f"{hint}: {', '.join(names)}." if names else hint + ".",
+                json_schema_extra={"items": {"type": "string", "enum": names}},
+                include_in_schema=bool(names),
+            ),
+        )
+        request_param = inspect.Parameter(
+            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+        )
+        # FastAPI reads parameters from the signature; the enum depends on this instance.
+        expand_dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [request_param, expand_param], return_annotation=Expansion
+        )
+        return expand_dependency
+
+
+class Expansion:
+    """The fields one request asked to expand, ready to load into the handler's data.
+
+    Made by :meth:`Expander.parse` or the FastAPI dependency :attr:`Expander.query`;
+    ``requested`` holds the names to load (known ones only, in declared order).
+    """
+
+    __slots__ = ("expander", "request", "requested")
+
+    def __init__(self, expander: Expander, requested: tuple[str, ...], request: Request) -> None:
+        self.expander = expander
+        self.requested = requested
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"Expansion({list(self.requested)!r})"
+
+    @overload
+    async def apply(self, data: Mapping[str, Any]) -> dict[str, Any]: ...
+    @overload
+    async def apply(self, data: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
+    async def apply(
+        self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        """Load the requested fields and return ``data`` with them merged in.
+
+        ``data`` is one entity (a mapping) or a list of them; each gets a new dict with the
+        loaded values under their names, the handler's own objects are left as they are.
+        With nothing requested, nothing is loaded and the entities come back unchanged.
+        A loader's ``ApiError`` answers as that error; any other exception is a 500.
+        """
+        if isinstance(data, Mapping):
+            if not self.requested:
+                return data if isinstance(data, dict) else dict(data)
+            return (await self._load([data]))[0]
+        if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+            if not self.requested:
+                return [item if isinstance(item, dict) else dict(item) for item in data]
+            return await self._load(data)
+        raise TypeError(f"expand merges into a mapping or a list of mappings, not {type(data)}")
+
+    async def _load(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        request = self.request
+        expander = self.expander
+        entities: list[dict[str, Any]] = []
+        calls: list[Callable[[], Awaitable[object]]] = []
+        for item in items:
+            if not isinstance(item, Mapping):
+                raise TypeError(f"expand merges into mappings, not {type(item)}")
+            entity = dict(item)
+            entities.append(entity)
+            for name in self.requested:
+                calls.append(_call(expander._loaders[name], expander._async[name], entity, request))
+        values = iter(await _gather(calls, expander.concurrency))
+        for entity in entities:
+            loaded = {name: next(values) for name in self.requested}
+            entity.update(loaded)
+        return entities
+
+
+def _call(
+    loader: Loader, is_async: bool, entity: dict[str, Any], request: Request
+) -> Callable[[], Awaitable[object]]:
+    """Bind one loader call, so it can be awaited later in a task group."""
+
+    async def call() -> object:
+        if is_async:
+            result = loader(entity, request)
+        else:
+            result = await run_in_threadpool(loader, entity, request)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return call
