@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -73,8 +76,18 @@ def parse_seconds(value: str | None) -> float | None:
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from ``Retry-After`` (delta-seconds only), or ``None``."""
-    return parse_seconds(headers.get("retry-after"))
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP-date), or ``None``."""
+    value = headers.get("retry-after")
+    seconds = parse_seconds(value)
+    if seconds is not None or value is None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; an obsolete form may lack the zone
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _number(value: object) -> float | None:

@@ -7,7 +7,7 @@ Needs the ``client`` extra (``pip install "opsgenie-envelope[client]"``), which 
 * :func:`unwrap` reads any ``httpx.Response`` the same way.
 * Error envelopes raise the server's own taxonomy (``NotFound``, ``NotSupported``, ...).
 * 503, 429 and connection failures of idempotent methods are retried per :class:`Retry`.
-* ``paginate`` follows ``paging.next``; ``expand=[...]`` asks for expanded fields.
+* ``expand=[...]`` asks for expanded fields.
 
 What a request can raise::
 
@@ -15,7 +15,6 @@ What a request can raise::
                                      request_id, took and response
     NotAnEnvelope .................. a body that is not an envelope (a proxy's HTML 502)
     RetriesExhausted ............... attempts or time budget used up; ``last_error``
-    PagingError .................... page limit reached, or ``next`` leaves the origin
     httpx.TransportError ........... a connection failure that was not retried
 
 Example::
@@ -39,7 +38,21 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
         'opsgenie_envelope.client needs httpx: pip install "opsgenie-envelope[client]"'
     ) from exc
 
+from ._client import DEFAULT_RETRY, AsyncClient, Client, RequestOptions
 from ._client_envelope import Envelope, Paging, unwrap
-from ._client_errors import NotAnEnvelope
+from ._client_errors import NotAnEnvelope, RetriesExhausted
+from ._client_retry import IDEMPOTENT_METHODS, Retry
 
-__all__ = ["Envelope", "NotAnEnvelope", "Paging", "unwrap"]
+__all__ = [
+    "DEFAULT_RETRY",
+    "IDEMPOTENT_METHODS",
+    "AsyncClient",
+    "Client",
+    "Envelope",
+    "NotAnEnvelope",
+    "Paging",
+    "RequestOptions",
+    "RetriesExhausted",
+    "Retry",
+    "unwrap",
+]
