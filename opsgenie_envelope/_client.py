@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
@@ -18,6 +18,7 @@ import httpx
 
 from ._client_envelope import Envelope, unwrap
 from ._client_errors import NotAnEnvelope
+from ._client_paging import DEFAULT_MAX_PAGES, check_max_pages, next_page_url, page_items
 from ._client_retry import Attempts, Retry
 from ._errors import ApiError
 
@@ -133,6 +134,8 @@ class Client(_BaseClient):
         with Client(base_url="https://api.opsgenie.com",
                     headers={"Authorization": "GenieKey ..."}) as client:
             alert = client.get("/v2/alerts/1", expand=["contact"]).data
+            for alert in client.paginate("/v2/alerts", params={"limit": 100}):
+                ...
     """
 
     def __init__(
@@ -204,6 +207,31 @@ class Client(_BaseClient):
         """``request("HEAD", url, ...)``."""
         return self.request("HEAD", url, **options)
 
+    def paginate(
+        self,
+        url: httpx.URL | str,
+        *,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        **options: Unpack[RequestOptions],
+    ) -> Iterator[Any]:
+        """Yield every item of a paged list, following ``paging.next`` page after page.
+
+        ``params`` and ``expand`` go with the first request only (the ``next`` links carry
+        them on); other options go with every page. More than ``max_pages`` pages, or a
+        ``next`` link to another origin, stops with :class:`PagingError`.
+        """
+        check_max_pages(max_pages)
+        envelope = self.request("GET", url, **options)
+        options.pop("params", None)
+        options.pop("expand", None)
+        pages = 1
+        while True:
+            yield from page_items(envelope, pages)
+            link = next_page_url(envelope, pages, max_pages)
+            if link is None:
+                return
+            envelope = self.request("GET", link, **options)
+            pages += 1
 
     def close(self) -> None:
         """Close the underlying ``httpx.Client``."""
@@ -231,6 +259,8 @@ class AsyncClient(_BaseClient):
 
         async with AsyncClient(base_url="https://api.opsgenie.com") as client:
             alert = (await client.get("/v2/alerts/1")).data
+            async for alert in client.paginate("/v2/alerts"):
+                ...
     """
 
     def __init__(
@@ -300,6 +330,27 @@ class AsyncClient(_BaseClient):
         """``request("HEAD", url, ...)``."""
         return await self.request("HEAD", url, **options)
 
+    async def paginate(
+        self,
+        url: httpx.URL | str,
+        *,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncIterator[Any]:
+        """Yield every item of a paged list, as :meth:`Client.paginate` does."""
+        check_max_pages(max_pages)
+        envelope = await self.request("GET", url, **options)
+        options.pop("params", None)
+        options.pop("expand", None)
+        pages = 1
+        while True:
+            for item in page_items(envelope, pages):
+                yield item
+            link = next_page_url(envelope, pages, max_pages)
+            if link is None:
+                return
+            envelope = await self.request("GET", link, **options)
+            pages += 1
 
     async def aclose(self) -> None:
         """Close the underlying ``httpx.AsyncClient``."""

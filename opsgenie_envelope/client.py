@@ -7,7 +7,7 @@ Needs the ``client`` extra (``pip install "opsgenie-envelope[client]"``), which 
 * :func:`unwrap` reads any ``httpx.Response`` the same way.
 * Error envelopes raise the server's own taxonomy (``NotFound``, ``NotSupported``, ...).
 * 503, 429 and connection failures of idempotent methods are retried per :class:`Retry`.
-* ``expand=[...]`` asks for expanded fields.
+* ``paginate`` follows ``paging.next``; ``expand=[...]`` asks for expanded fields.
 
 What a request can raise::
 
@@ -15,6 +15,7 @@ What a request can raise::
                                      request_id, took and response
     NotAnEnvelope .................. a body that is not an envelope (a proxy's HTML 502)
     RetriesExhausted ............... attempts or time budget used up; ``last_error``
+    PagingError .................... page limit reached, or ``next`` leaves the origin
     httpx.TransportError ........... a connection failure that was not retried
 
 Example::
@@ -40,10 +41,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from ._client import DEFAULT_RETRY, AsyncClient, Client, RequestOptions
 from ._client_envelope import Envelope, Paging, unwrap
-from ._client_errors import NotAnEnvelope, RetriesExhausted
+from ._client_errors import NotAnEnvelope, PagingError, RetriesExhausted
+from ._client_paging import DEFAULT_MAX_PAGES
 from ._client_retry import IDEMPOTENT_METHODS, Retry
 
 __all__ = [
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_RETRY",
     "IDEMPOTENT_METHODS",
     "AsyncClient",
@@ -51,6 +54,7 @@ __all__ = [
     "Envelope",
     "NotAnEnvelope",
     "Paging",
+    "PagingError",
     "RequestOptions",
     "RetriesExhausted",
     "Retry",

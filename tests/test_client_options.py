@@ -183,6 +183,7 @@ async def test_async_closing_closes_the_httpx_client() -> None:
 def test_public_names() -> None:
     """``opsgenie_envelope.client`` exports exactly its public names, sorted."""
     assert opsgenie_envelope.client.__all__ == [
+        "DEFAULT_MAX_PAGES",
         "DEFAULT_RETRY",
         "IDEMPOTENT_METHODS",
         "AsyncClient",
@@ -190,6 +191,7 @@ def test_public_names() -> None:
         "Envelope",
         "NotAnEnvelope",
         "Paging",
+        "PagingError",
         "RequestOptions",
         "RetriesExhausted",
         "Retry",
