@@ -70,7 +70,9 @@ def _shared_response(name: str) -> Response:
     if name == "not-modified":
         return Response(status_code=304, headers={"etag": '"x"'})
     if name == "gzip":
-        return Response(b"\x1f\x8bfake", media_type="application/json", headers={"content-encoding": "gzip"})
+        return Response(
+            b"\x1f\x8bfake", media_type="application/json", headers={"content-encoding": "gzip"}
+        )
     if name == "enveloped":
         return Response(
             b'{"data":{"a":1},"took":0.1,"requestId":"upstream-1"}', media_type="application/json"
@@ -115,7 +117,13 @@ def starlette_app(**options: Any) -> Starlette:
 
     async def alert(request: Request) -> Response:
         log.info("serving alert")
-        return JSONResponse({**ALERT, "seen": get_request_id(), "scope": request.scope.get("opsgenie_envelope.request_id")})
+        return JSONResponse(
+            {
+                **ALERT,
+                "seen": get_request_id(),
+                "scope": request.scope.get("opsgenie_envelope.request_id"),
+            }
+        )
 
     async def shared(request: Request) -> Response:
         return _shared_response(request.path_params["name"])
@@ -151,7 +159,11 @@ def fastapi_app(**options: Any) -> FastAPI:
     @app.get("/v2/alerts/1")
     async def alert(request: Request) -> dict[str, Any]:
         log.info("serving alert")
-        return {**ALERT, "seen": get_request_id(), "scope": request.scope.get("opsgenie_envelope.request_id")}
+        return {
+            **ALERT,
+            "seen": get_request_id(),
+            "scope": request.scope.get("opsgenie_envelope.request_id"),
+        }
 
     @app.get("/r/{name}")
     async def shared(name: str) -> Response:

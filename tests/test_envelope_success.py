@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 
 import httpx
-import orjson
 import pytest
 
-from opsgenie_envelope import EnvelopeMiddleware
-from tests.apps import ALERT, starlette_app
-from tests.conftest import AppFactory, call_asgi, header, make_client
+from tests.apps import ALERT
 
 pytestmark = pytest.mark.anyio
 
