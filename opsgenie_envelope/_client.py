@@ -67,8 +67,10 @@ class RequestOptions(BuildOptions, total=False):
 
 
 def expand_param(expand: str | Iterable[str]) -> str:
-    """The ``expand`` query value for a name or names: ``["contact", "rotation"]`` →
-    ``"contact,rotation"``."""
+    """The ``expand`` query value: ``["contact", "rotation"]`` → ``"contact,rotation"``.
+
+    A bare string is one name. Names must be non-empty and free of commas.
+    """
     names = [expand] if isinstance(expand, str) else list(expand)
     for name in names:
         if not isinstance(name, str) or not name or "," in name:
@@ -121,9 +123,10 @@ class Client(_BaseClient):
 
     Args:
         retry: the retry policy; ``None`` never retries.
-        request_id: called once per request (retries included) for an ``X-Request-ID`` to
-            send, e.g. ``uuid4_hex``, or ``get_request_id`` to pass on the ID of the
-            request being served; a falsy result sends none.
+        request_id: called once per request for an ``X-Request-ID`` to send (its retries
+            resend the same one), e.g. ``uuid4_hex``, or ``get_request_id`` to pass on the
+            ID of the request being served; a falsy result sends none. An
+            ``X-Request-ID`` given with the request itself wins.
         sleep, clock, random: waiting, a monotonic clock and the jitter source in [0, 1).
         http: an ``httpx.Client`` to use instead of one built from ``options``.
         **options: ``httpx.Client`` options (``base_url``, ``headers``, ``auth``,

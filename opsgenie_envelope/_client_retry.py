@@ -130,7 +130,7 @@ class Attempts:
             raise failure
         elapsed = self.clock() - self.started
         if self.count >= self.policy.attempts:
-            why = f"{self.policy.attempts} attempts allowed"
+            why = f"{self.count} attempt{'s' if self.count != 1 else ''} allowed"
         elif elapsed + delay > self.policy.budget:
             why = (
                 f"waiting {delay:.3f}s more would pass the {self.policy.budget:g}s budget,"
