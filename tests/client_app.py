@@ -76,6 +76,26 @@ TAXONOMY: dict[str, Callable[[], ApiError]] = {
 }
 """Errors a route raises by name: every taxonomy class, unlisted statuses, an app's own."""
 
+
+def assert_round_trip(name: str, got: ApiError) -> None:
+    """``got``, raised by the client, matches ``TAXONOMY[name]`` as the server raised it.
+
+    Same class (an app's own error comes back as its closest taxonomy class), message,
+    code, field errors and status, with the response's request ID and time.
+    """
+    sent = TAXONOMY[name]()
+    assert type(got) is (Conflict if isinstance(sent, AlertLocked) else type(sent))
+    assert (got.message, got.code, got.errors, got.status_code) == (
+        sent.message,
+        sent.code,
+        sent.errors,
+        sent.status_code,
+    )
+    assert got.response is not None
+    assert got.request_id == got.response.headers["x-request-id"]
+    assert got.took == float(got.response.headers["x-response-time"])
+
+
 PROXY_PAGE = "<html><body><h1>502 Bad Gateway</h1><hr>nginx/1.25.3</body></html>"
 
 
