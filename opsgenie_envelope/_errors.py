@@ -35,7 +35,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:  # the client is an optional extra: httpx is never imported here
+    import httpx
 
 __all__ = [
     "ApiError",
@@ -85,6 +88,14 @@ class ApiError(Exception):
     status_code: int = 500
     code: int | None = None
     default_message: ClassVar[str] = "Internal Server Error"
+
+    # Set by ``opsgenie_envelope.client`` on the errors it raises from error envelopes.
+    request_id: str | None = None
+    """The envelope's ``requestId`` (client side only)."""
+    took: float | None = None
+    """The envelope's ``took`` in seconds (client side only)."""
+    response: httpx.Response | None = None
+    """The ``httpx.Response`` the error was read from (client side only)."""
 
     def __init__(
         self,

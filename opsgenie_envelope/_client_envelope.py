@@ -1,0 +1,210 @@
+"""Reading responses: :class:`Envelope`, :class:`Paging` and :func:`unwrap`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from ._client_errors import NotAnEnvelope
+from ._errors import ApiError, ServiceUnavailable, TooManyRequests, error_class_for
+
+__all__ = ["Envelope", "Paging", "parse_seconds", "retry_after", "unwrap"]
+
+_NO_BODY_STATUSES = frozenset({204, 304})
+_PAGING_KEYS = frozenset({"first", "prev", "next", "last"})
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """The absolute URLs of a paged list's ``paging`` object; ``None`` where absent."""
+
+    first: str | None = None
+    prev: str | None = None
+    next: str | None = None
+    last: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A success envelope, read: the payload, the optional keys and the raw response.
+
+    Example::
+
+        envelope = client.get("/v2/alerts/1")
+        envelope.data["message"], envelope.request_id, envelope.took
+    """
+
+    data: Any
+    """The payload: whatever JSON the handler returned (``None`` when there is no body)."""
+    message: str | None
+    """``message``, or OpsGenie's ``result`` on 202 Accepted."""
+    expandable: tuple[str, ...] | None
+    paging: Paging | None
+    total_count: int | None
+    took: float | None
+    """Seconds the back end spent (``took``, else the ``X-Response-Time`` header)."""
+    request_id: str | None
+    """The server's ``requestId`` (else the ``X-Request-ID`` header)."""
+    response: httpx.Response = field(repr=False)
+
+    @property
+    def status_code(self) -> int:
+        """The response's HTTP status."""
+        return self.response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The response's headers."""
+        return self.response.headers
+
+
+def parse_seconds(value: str | None) -> float | None:
+    """Read a header holding a non-negative number of seconds; ``None`` when it does not."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0.0 <= seconds < float("inf") else None
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP-date), or ``None``."""
+    value = headers.get("retry-after")
+    seconds = parse_seconds(value)
+    if seconds is not None or value is None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; an obsolete form may lack the zone
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _took(body: dict[str, Any], headers: httpx.Headers) -> float | None:
+    took = _number(body.get("took"))
+    return took if took is not None else parse_seconds(headers.get("x-response-time"))
+
+
+def _request_id(body: dict[str, Any], headers: httpx.Headers) -> str | None:
+    request_id = body.get("requestId")
+    return request_id if isinstance(request_id, str) else headers.get("x-request-id")
+
+
+def _paging(value: object) -> Paging | None:
+    if not isinstance(value, dict):
+        return None
+    return Paging(**{k: v for k, v in value.items() if k in _PAGING_KEYS and isinstance(v, str)})
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The body as a JSON object, ``None`` for an empty body; else :class:`NotAnEnvelope`."""
+    content = response.content
+    if not content.strip():
+        return None
+    try:
+        parsed = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        raise NotAnEnvelope(response) from None
+    if not isinstance(parsed, dict):
+        raise NotAnEnvelope(response)
+    return parsed
+
+
+def _error(response: httpx.Response, body: dict[str, Any]) -> ApiError:
+    """The taxonomy error an error envelope stands for, with the envelope's fields."""
+    status = response.status_code
+    headers = response.headers
+    message = body.get("message")
+    code = _int(body.get("code"))
+    raw_errors = body.get("errors")
+    errors = (
+        {str(k): str(v) for k, v in raw_errors.items()} if isinstance(raw_errors, dict) else None
+    )
+    cls = error_class_for(status, code)
+    error: ApiError
+    if issubclass(cls, TooManyRequests):
+        period = parse_seconds(headers.get("x-ratelimit-period-in-sec"))
+        error = cls(
+            message,
+            retry_after=retry_after(headers),
+            reason=headers.get("x-ratelimit-reason", "ACCOUNT"),
+            period=None if period is None else int(period),
+            errors=errors,
+        )
+    elif issubclass(cls, ServiceUnavailable):
+        error = cls(message, retry_after=retry_after(headers), errors=errors)
+    else:
+        error = cls(message, errors=errors)
+    # What the wire said wins over the class defaults.
+    error.status_code = status
+    error.code = code
+    error.headers = dict(headers.items())
+    error.request_id = _request_id(body, headers)
+    error.took = _took(body, headers)
+    error.response = response
+    return error
+
+
+def unwrap(response: httpx.Response) -> Envelope:
+    """Read an httpx response as an OpsGenie envelope; raise its error when it is one.
+
+    Error envelopes (4xx, 5xx) raise the taxonomy class the server raised (``NotFound``,
+    ``NotSupported`` for 403/40302, ``ClientError``/``ServerError`` for unlisted statuses)
+    with ``message``, ``code``, ``errors``, ``request_id``, ``took``, ``status_code``,
+    ``headers`` and ``response``. A body that is not an envelope raises
+    :class:`NotAnEnvelope`. A body may be missing only where HTTP sends none (HEAD, 1xx,
+    204, 304, redirects). The response must have been read (not a stream left open).
+
+    Example::
+
+        envelope = unwrap(httpx.get("https://api.example.com/v2/alerts/1"))
+        envelope.data, envelope.request_id
+    """
+    status = response.status_code
+    is_head = response.request.method == "HEAD"
+    body = _json_object(response)
+    if status >= 400:
+        if body is None and is_head:
+            raise _error(response, {})
+        if body is None or not isinstance(body.get("message"), str):
+            raise NotAnEnvelope(response)
+        raise _error(response, body)
+    if body is None:
+        if not (is_head or status in _NO_BODY_STATUSES or not 200 <= status < 300):
+            raise NotAnEnvelope(response)
+        body = {}
+    elif "data" not in body and "requestId" not in body:
+        raise NotAnEnvelope(response)
+    headers = response.headers
+    message = body.get("message", body.get("result"))
+    expandable = body.get("expandable")
+    return Envelope(
+        data=body.get("data"),
+        message=message if isinstance(message, str) else None,
+        expandable=tuple(map(str, expandable)) if isinstance(expandable, list) else None,
+        paging=_paging(body.get("paging")),
+        total_count=_int(body.get("totalCount")),
+        took=_took(body, headers),
+        request_id=_request_id(body, headers),
+        response=response,
+    )

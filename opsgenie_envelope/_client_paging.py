@@ -1,0 +1,61 @@
+"""Paging: the items of one page and the next page's URL, with the guards around them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ._client_envelope import Envelope
+from ._client_errors import PagingError
+
+__all__ = ["DEFAULT_MAX_PAGES", "check_max_pages", "next_page_url", "page_items"]
+
+DEFAULT_MAX_PAGES = 100
+"""Most pages a paged iteration reads before it stops with :class:`PagingError`."""
+
+
+def check_max_pages(max_pages: int) -> None:
+    """Refuse a ``max_pages`` that is not a positive int."""
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int):
+        raise TypeError("max_pages must be an int")
+    if max_pages < 1:
+        raise ValueError(f"max_pages must be at least 1, got {max_pages}")
+
+
+def page_items(envelope: Envelope, pages: int) -> list[Any]:
+    """The items of a page: its ``data``, which must be a JSON array."""
+    if not isinstance(envelope.data, list):
+        raise PagingError(
+            f"page {pages} is not a list: data is {type(envelope.data).__name__}",
+            pages=pages,
+            next_url=None,
+        )
+    return envelope.data
+
+
+def next_page_url(envelope: Envelope, pages: int, max_pages: int) -> httpx.URL | None:
+    """The URL of the page after ``envelope`` (page number ``pages``), ``None`` on the last.
+
+    ``paging.next`` is followed only on the origin (scheme, host, port) of the request that
+    returned it: credentials the client sends must never go elsewhere. A relative link is
+    resolved against that request's URL.
+    """
+    link = envelope.paging.next if envelope.paging is not None else None
+    if link is None:
+        return None
+    if pages >= max_pages:
+        raise PagingError(
+            f"stopped after {pages} pages (max_pages={max_pages}); paging.next is {link}",
+            pages=pages,
+            next_url=link,
+        )
+    current = envelope.response.request.url
+    target = current.join(link)
+    if (target.scheme, target.host, target.port) != (current.scheme, current.host, current.port):
+        raise PagingError(
+            f"paging.next {link} leaves the origin {current.scheme}://{current.netloc.decode()}",
+            pages=pages,
+            next_url=link,
+        )
+    return target
