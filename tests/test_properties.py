@@ -132,13 +132,10 @@ def test_any_query_string(app_name: str, path: str, query: bytes) -> None:
 @given(app_name=app_names, path=paths, accept=header_bytes, extra=header_bytes)
 def test_any_header_values(app_name: str, path: str, accept: bytes, extra: bytes) -> None:
     """Arbitrary Accept and other header values never break the response or reach its headers."""
-    sent = run(
-        APPS[app_name],
-        path,
-        [(b"accept", accept), (b"x-anything", extra), (b"content-type", extra)],
-    )
-    request_id = check_response(sent)
-    starts = [m for m in sent if m["type"] == "http.response.start"]
-    if len(extra) > 8:
-        assert all(extra not in value for _, value in starts[0]["headers"])
-    assert starts[0]["status"] in (200, 404, 406, 500, 402) or request_id
+    marked = b"zq9" + extra  # the marker cannot occur in what the app sends by itself
+    headers = [(b"accept", accept), (b"x-anything", marked), (b"content-type", marked)]
+    sent = run(APPS[app_name], path, headers)
+    check_response(sent)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert all(b"zq9" not in value for _, value in start["headers"])
+    assert all(b"zq9" not in m.get("body", b"") for m in sent)
