@@ -166,6 +166,16 @@ def test_success_examples_are_wrapped() -> None:
     assert set(example) == {"data", "took", "requestId"}
 
 
+def test_named_success_examples_are_wrapped() -> None:
+    """Each named payload example becomes an envelope example."""
+    operation = _ok()
+    media = operation["responses"]["200"]["content"]["application/json"]
+    media["examples"] = {"one": {"summary": "One alert", "value": {"id": "1"}}}
+    example = _rewrite(operation)["responses"]["200"]["content"]["application/json"]["examples"]
+    assert example["one"]["summary"] == "One alert"
+    assert example["one"]["value"]["data"] == {"id": "1"}
+
+
 def test_declared_errors_get_the_error_envelope() -> None:
     """A response declared with ``errors(NotFound)`` refers to ``ErrorEnvelope``."""
     operation = _ok()
