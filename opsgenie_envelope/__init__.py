@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 from ._body import read_json
-from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig
+from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, docs_paths
 from ._context import REQUEST_ID_KEY, get_request_id, set_message
 from ._errors import (
     ApiError,
@@ -82,6 +82,7 @@ __all__ = [
     "UnprocessableEntity",
     "UnsupportedMediaType",
     "__version__",
+    "docs_paths",
     "error_class_for",
     "get_request_id",
     "is_valid_request_id",

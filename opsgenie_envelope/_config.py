@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ._render import MessageKey
 from ._request_id import is_valid_request_id
 
-__all__ = ["DEFAULT_EXCLUDE_PATHS", "EnvelopeConfig"]
+__all__ = ["DEFAULT_EXCLUDE_PATHS", "EnvelopeConfig", "docs_paths"]
 
 DEFAULT_EXCLUDE_PATHS: frozenset[str] = frozenset(
     {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
-"""FastAPI's default documentation URLs: answered untouched so Swagger UI and ReDoc work."""
+"""FastAPI's default documentation URLs: excluded for an app that does not name its own."""
+
+_DOCS_URLS = ("openapi_url", "docs_url", "swagger_ui_oauth2_redirect_url", "redoc_url")
+
+
+def docs_paths(app: object) -> frozenset[str]:
+    """Return the documentation URLs ``app`` serves, to be answered untouched.
+
+    A FastAPI app serves ``openapi_url`` and, only when that is set, ``docs_url`` (with
+    ``swagger_ui_oauth2_redirect_url``) and ``redoc_url``; ``None`` turns one off. An app
+    without these attributes (plain Starlette) gets :data:`DEFAULT_EXCLUDE_PATHS`.
+
+    Example::
+
+        docs_paths(FastAPI(openapi_url="/api/openapi.json", docs_url=None))
+        # frozenset({"/api/openapi.json", "/redoc"})
+    """
+    if not hasattr(app, "openapi_url"):
+        return DEFAULT_EXCLUDE_PATHS
+    openapi_url, docs_url, redirect_url, redoc_url = (
+        getattr(app, name, None) for name in _DOCS_URLS
+    )
+    if not openapi_url:
+        return frozenset()
+    served = [openapi_url, redoc_url]
+    if docs_url:
+        served += [docs_url, redirect_url]
+    return frozenset(url for url in served if isinstance(url, str) and url.startswith("/"))
+
 
 _MESSAGE_KEYS = ("message", "result", "both")
 
@@ -27,7 +55,9 @@ class EnvelopeConfig:
             pass the allowlist (``[A-Za-z0-9._:-]``, 1..128 characters).
         trust_incoming_id: use a client's ``X-Request-ID`` when it passes ``validator``.
         validator: decides whether an incoming ID is trusted (the SPEC allowlist by default).
-        exclude_paths: paths answered untouched but for the two headers.
+        exclude_paths: paths answered untouched but for the two headers; ``None`` (the
+            default) means the app's own documentation URLs (see :func:`docs_paths`),
+            read once, on the first request.
         negotiate: answer 406 when ``Accept`` rules out JSON.
         require_json_body: answer 415 when a request body's ``Content-Type`` is not JSON.
         message_key: render a handler's message as ``"message"``, OpsGenie's ``"result"``,
@@ -38,7 +68,7 @@ class EnvelopeConfig:
     generator: Callable[[], str] | None = None
     trust_incoming_id: bool = False
     validator: Callable[[str], bool] = is_valid_request_id
-    exclude_paths: frozenset[str] = field(default=DEFAULT_EXCLUDE_PATHS)
+    exclude_paths: frozenset[str] | None = None
     negotiate: bool = True
     require_json_body: bool = False
     message_key: MessageKey = "message"
@@ -57,6 +87,8 @@ class EnvelopeConfig:
                 f"message_key must be one of {_MESSAGE_KEYS}, got {self.message_key!r}"
             )
         paths: object = self.exclude_paths
+        if paths is None:
+            return  # the app's documentation URLs, read by the middleware
         if isinstance(paths, (str, bytes)) or not isinstance(paths, Iterable):
             raise TypeError("exclude_paths must be an iterable of path strings")
         checked = frozenset(paths)

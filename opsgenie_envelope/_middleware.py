@@ -14,7 +14,7 @@ from time import perf_counter
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig
+from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, docs_paths
 from ._context import EXTRAS_KEY, REQUEST_ID_KEY, current_scope
 from ._errors import ApiError, InternalServerError, NotAcceptable, UnsupportedMediaType
 from ._framework import error_from_exception, error_from_response
@@ -295,7 +295,7 @@ class EnvelopeMiddleware:
         generator: Callable[[], str] | None = None,
         trust_incoming_id: bool = False,
         validator: Callable[[str], bool] = is_valid_request_id,
-        exclude_paths: Iterable[str] = DEFAULT_EXCLUDE_PATHS,
+        exclude_paths: Iterable[str] | None = None,
         negotiate: bool = True,
         require_json_body: bool = False,
         message_key: MessageKey = "message",
@@ -318,8 +318,21 @@ class EnvelopeMiddleware:
         cfg = self.config
         self._generate = cfg.generator or uuid4_hex
         self._check_generated = cfg.generator is not None
-        self._exclude = cfg.exclude_paths
+        # ``None``: the app's documentation URLs, read on the first request.
+        self._exclude = DEFAULT_EXCLUDE_PATHS if cfg.exclude_paths is None else cfg.exclude_paths
+        self._read_docs_paths = cfg.exclude_paths is None
         self._scan_headers = cfg.negotiate or cfg.trust_incoming_id or cfg.require_json_body
+
+    def _resolve_docs_paths(self, scope: Scope) -> None:
+        """Exclude the documentation URLs of the app served: one time, then never again.
+
+        The app is the wrapped one when it names its URLs (``EnvelopeMiddleware(app)``), else
+        ``scope["app"]`` (Starlette sets it before its middleware stack runs). Idempotent:
+        two first requests racing in two threads compute and store the same set.
+        """
+        app = self.app if hasattr(self.app, "openapi_url") else scope.get("app")
+        self._exclude = docs_paths(app)
+        self._read_docs_paths = False
 
     def _new_id(self) -> str:
         request_id = self._generate()
@@ -376,6 +389,8 @@ class EnvelopeMiddleware:
         if scope["type"] != "http" or REQUEST_ID_KEY in scope:
             await self.app(scope, receive, send)
             return
+        if self._read_docs_paths:
+            self._resolve_docs_paths(scope)
         started_at = perf_counter()
         if self._scan_headers:
             request_id, refused = self._precheck(scope)

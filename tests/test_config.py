@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from opsgenie_envelope import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, EnvelopeMiddleware
+from opsgenie_envelope import EnvelopeConfig, EnvelopeMiddleware
 from tests.apps import starlette_app
 
 
@@ -50,13 +50,13 @@ def test_app_must_be_callable() -> None:
 
 
 def test_defaults() -> None:
-    """Defaults: own IDs, negotiation on, enforcement off, FastAPI docs excluded."""
+    """Defaults: own IDs, negotiation on, enforcement off, the app's docs URLs excluded."""
     config = EnvelopeMiddleware(_app).config
     assert config.trust_incoming_id is False
     assert config.negotiate is True
     assert config.require_json_body is False
     assert config.message_key == "message"
-    assert config.exclude_paths == DEFAULT_EXCLUDE_PATHS >= {"/openapi.json", "/docs", "/redoc"}
+    assert config.exclude_paths is None
 
 
 def test_config_is_frozen_and_normalised() -> None:

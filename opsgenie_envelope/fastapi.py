@@ -1,0 +1,158 @@
+"""FastAPI integration: the OpenAPI document (and so ``/docs``) shows the real wire format.
+
+Opt-in, and the one module of the package that imports FastAPI::
+
+    from fastapi import FastAPI
+    from opsgenie_envelope import Forbidden, NotFound
+    from opsgenie_envelope.fastapi import envelope, errors, install
+
+    app = FastAPI()
+    install(app)  # adds EnvelopeMiddleware and rewrites app.openapi()
+
+    @app.get("/v2/alerts/{alert_id}", response_model=Alert, responses=errors(NotFound, Forbidden))
+    async def get_alert(alert_id: str) -> Alert: ...
+
+    @app.get("/v2/alerts", openapi_extra=envelope(paged=True, expandable=["contact"]))
+    async def list_alerts() -> list[Alert]: ...
+
+Each success schema becomes the envelope around the route's ``response_model``; each error
+status gets the error envelope with its internal ``code`` values; FastAPI's 422
+``HTTPValidationError`` gives way to the 422 envelope with ``errors``; 500 (and 400, 406, 415
+where they apply) are documented on every route, and ``X-Request-ID`` and
+``X-Response-Time`` on every response.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from ._config import EnvelopeConfig
+from ._errors import ApiError
+from ._middleware import EnvelopeMiddleware
+from ._openapi import ENVELOPE_KEY, ERRORS_KEY, describe_error, describe_status, rewrite_openapi
+
+__all__ = ["envelope", "errors", "install"]
+
+
+def errors(*classes: type[ApiError]) -> dict[int | str, dict[str, Any]]:
+    """Document the :class:`ApiError` classes a route raises; pass it as ``responses=``.
+
+    Each status gets the error envelope schema, an example per class and, where the classes
+    have them, the internal ``code`` values. Works on routes, ``APIRouter(responses=...)``,
+    ``include_router(..., responses=...)`` and ``FastAPI(responses=...)``; merge it with
+    other entries as a dict: ``responses={**errors(NotFound), 302: {...}}``.
+
+    Example::
+
+        @app.delete("/v2/alerts/{alert_id}", responses=errors(NotFound, Forbidden, NotSupported))
+        async def delete_alert(alert_id: str) -> None: ...
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, ApiError)):
+            raise TypeError(f"errors() takes ApiError subclasses, got {cls!r}")
+        entry = responses.setdefault(cls.status_code, {ERRORS_KEY: []})
+        entry[ERRORS_KEY].append(describe_error(cls))
+    for entry in responses.values():
+        entry["description"] = describe_status(entry[ERRORS_KEY])
+    return responses
+
+
+def envelope(
+    *, message: bool = False, expandable: Iterable[str] | None = None, paged: bool = False
+) -> dict[str, Any]:
+    """Document the optional success keys a route uses; pass it as ``openapi_extra=``.
+
+    Args:
+        message: the route calls :func:`set_message` (201 and 202 are documented with a
+            message anyway). Rendered under the middleware's ``message_key``.
+        expandable: the fields the route can expand: ``expandable`` in the body and the
+            ``expand`` query parameter.
+        paged: a list endpoint: ``paging``, ``totalCount``, the ``X-Paging-*`` headers and
+            the ``offset``, ``limit``, ``sort``, ``order`` query parameters.
+
+    Example::
+
+        @app.get("/v2/alerts", openapi_extra=envelope(paged=True, expandable=["contact"]))
+        async def list_alerts() -> list[Alert]: ...
+    """
+    if not isinstance(message, bool) or not isinstance(paged, bool):
+        raise TypeError("message and paged must be bools")
+    options: dict[str, Any] = {}
+    if message:
+        options["message"] = True
+    if expandable is not None:
+        if isinstance(expandable, str) or not all(isinstance(n, str) for n in expandable):
+            raise TypeError("expandable must be an iterable of field names")
+        options["expandable"] = list(dict.fromkeys(expandable))
+    if paged:
+        options["paged"] = True
+    return {ENVELOPE_KEY: options}
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Stands in for the app when reading an added middleware's configuration."""
+
+
+def _added_config(app: FastAPI) -> EnvelopeConfig | None:
+    """The configuration of the ``EnvelopeMiddleware`` already added to ``app``, if any."""
+    for cls, args, kwargs in app.user_middleware:
+        if isinstance(cls, type) and issubclass(cls, EnvelopeMiddleware):
+            return cls(_no_app, *args, **kwargs).config
+    return None
+
+
+class _Openapi:
+    """``app.openapi`` once installed: FastAPI's document, rewritten once per generation."""
+
+    def __init__(self, app: FastAPI, config: EnvelopeConfig) -> None:
+        self.generate = app.openapi
+        self.config = config
+        self.rewritten: dict[str, Any] | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self) -> dict[str, Any]:
+        doc = self.generate()
+        if doc is not self.rewritten:  # FastAPI made a new one (first call, routes changed)
+            with self.lock:  # rewritten in place: never twice, even from two threads
+                if doc is not self.rewritten:
+                    rewrite_openapi(doc, self.config)
+                    self.rewritten = doc
+        return doc
+
+
+def install(
+    app: FastAPI, *, config: EnvelopeConfig | None = None, **options: Any
+) -> EnvelopeConfig:
+    """Add :class:`EnvelopeMiddleware` to ``app`` and make its OpenAPI document true to it.
+
+    ``options`` (or a prepared ``config``) are the middleware's; they also decide what is
+    documented (406 with ``negotiate``, 415 with ``require_json_body``, ``message_key``).
+    When the app already has the middleware, its configuration is used and no options may
+    be given. Returns the configuration in force.
+
+    Example::
+
+        app = FastAPI()
+        install(app, require_json_body=True)
+    """
+    if isinstance(app.openapi, _Openapi):
+        raise RuntimeError("install() was already called on this app")
+    if config is not None and options:
+        raise TypeError("give install() either config or options, not both")
+    added = _added_config(app)
+    if added is None:
+        added = config or EnvelopeConfig(**options)
+        app.add_middleware(EnvelopeMiddleware, config=added)
+    elif config is not None or options:
+        raise TypeError(
+            "EnvelopeMiddleware is already added to this app: give its options there, "
+            "not to install()"
+        )
+    app.openapi = _Openapi(app, added)  # type: ignore[method-assign]
+    return added

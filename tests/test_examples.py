@@ -1,0 +1,42 @@
+"""The example app: its document is valid and agrees with what it sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from examples.quickstart import app
+from tests.conftest import make_client
+from tests.openapi_check import assert_documented
+
+pytestmark = pytest.mark.anyio
+
+
+def test_quickstart_document_is_valid() -> None:
+    """The example app's document passes the OpenAPI validator."""
+    validate(app.openapi())
+
+
+QUICKSTART_CASES = [
+    ("GET", "/v2/alerts", "/v2/alerts", {}),
+    ("GET", "/v2/alerts/70413a06-38d6-4c85-92b8-5ebc900d42e2", "/v2/alerts/{alert_id}", {}),
+    ("GET", "/v2/alerts/nope", "/v2/alerts/{alert_id}", {}),
+    ("POST", "/v2/alerts", "/v2/alerts", {"json": {"message": "Disk full"}}),
+    ("POST", "/v2/alerts", "/v2/alerts", {"json": {}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "template", "kwargs"),
+    QUICKSTART_CASES,
+    ids=[f"{m} {u} {k}" for m, u, _, k in QUICKSTART_CASES],
+)
+async def test_quickstart_wire_agrees_with_its_document(
+    method: str, url: str, template: str, kwargs: dict[str, Any]
+) -> None:
+    """The example app's answers validate against its document (as ``/docs`` shows it)."""
+    async with make_client(app) as client:
+        response = await client.request(method, url, **kwargs)
+    assert_documented(app.openapi(), template, response)
