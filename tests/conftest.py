@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from starlette.types import ASGIApp, Message
@@ -39,15 +40,14 @@ def make_client(app: ASGIApp, raise_app_exceptions: bool = False) -> httpx.Async
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-async def call_asgi(
-    app: ASGIApp,
+def make_scope(
     path: str = "/",
     method: str = "GET",
     headers: list[tuple[bytes, bytes]] | None = None,
-    body: bytes = b"",
-) -> list[Message]:
-    """Drive ``app`` directly and return every message it sent, in order."""
-    scope: dict[str, Any] = {
+    query: bytes = b"",
+) -> dict[str, Any]:
+    """An HTTP scope as a server would build it."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -56,25 +56,41 @@ async def call_asgi(
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"",
-        "headers": headers or [(b"host", b"testserver")],
+        "query_string": query,
+        "headers": headers if headers is not None else [(b"host", b"testserver")],
         "client": ("127.0.0.1", 1234),
         "server": ("testserver", 80),
     }
-    sent: list[Message] = []
+
+
+async def call_asgi(
+    app: ASGIApp,
+    path: str = "/",
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+    sent: list[Message] | None = None,
+    query: bytes = b"",
+) -> list[Message]:
+    """Drive ``app`` directly and return every message it sent, in order.
+
+    The request body is delivered once; afterwards ``receive`` waits, as for a client that
+    stays connected. Pass ``sent`` to keep the messages when the app raises.
+    """
+    sent = [] if sent is None else sent
     request_done = False
 
     async def receive() -> Message:
         nonlocal request_done
         if request_done:
-            return {"type": "http.disconnect"}
+            await anyio.sleep_forever()
         request_done = True
         return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await app(scope, receive, send)
+    await app(make_scope(path, method, headers, query), receive, send)
     return sent
 
 

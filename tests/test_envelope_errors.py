@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import orjson
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
@@ -201,27 +202,12 @@ async def test_html_error_response_is_not_echoed(client: httpx.AsyncClient) -> N
 async def test_exception_after_start_aborts_without_suffix() -> None:
     """A stream that fails mid-body is never closed as if complete; the error propagates."""
     sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/r/stream-fails",
-        "headers": [],
-        "query_string": b"",
-        "root_path": "",
-        "scheme": "http",
-        "server": ("t", 80),
-    }
     with pytest.raises(RuntimeError) as caught:
-        await starlette_app()(scope, receive, send)
+        await call_asgi(starlette_app(), "/r/stream-fails", sent=sent)
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert body == b'{"data":[{"n":1},'
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(body)
     assert caught.value.__notes__[0].startswith("request_id: ")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +13,7 @@ from starlette.types import ASGIApp, Message
 
 from opsgenie_envelope import is_valid_request_id
 from tests.apps import fastapi_app, starlette_app
+from tests.conftest import call_asgi
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 APPS: dict[str, ASGIApp] = {
@@ -41,37 +41,12 @@ def run(
     app: ASGIApp, path: str, headers: list[tuple[bytes, bytes]], query: bytes = b""
 ) -> list[Message]:
     """Drive the app once, directly over ASGI; exceptions re-raised for the server are ignored."""
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query,
-        "headers": [(b"host", b"t"), *headers],
-        "client": ("127.0.0.1", 1),
-        "server": ("t", 80),
-    }
     sent: list[Message] = []
-    received = False
-
-    async def receive() -> Message:
-        nonlocal received
-        if received:
-            await asyncio.sleep(3600)  # the client stays connected
-        received = True
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
 
     async def go() -> None:
         # "/fail/boom" is re-raised for the server after the 500 went out.
         with contextlib.suppress(RuntimeError):
-            await app(scope, receive, send)
+            await call_asgi(app, path, headers=[(b"host", b"t"), *headers], query=query, sent=sent)
 
     asyncio.run(go())
     return sent
