@@ -167,10 +167,16 @@ class CreateAlertIn(BaseModel):
     tags: list[str] | None = Field(None, description="Labels (20, of 50 characters each).")
     details: dict[str, str] | None = Field(None, description="Custom key-value properties.")
     entity: str | None = Field(None, description="The domain the alert is about.")
-    source: str | None = Field(None, description="Where the alert comes from.")
+    source: str | None = Field(
+        None, description="Where the alert comes from; the caller's IP address when absent."
+    )
 
-    def checked(self) -> NewAlert:
-        """The alert to create; ``UnprocessableEntity`` with OpsGenie's texts otherwise."""
+    def checked(self, default_source: str = "") -> NewAlert:
+        """The alert to create; ``UnprocessableEntity`` with OpsGenie's texts otherwise.
+
+        ``default_source`` is the ``source`` when the body has none: OpsGenie uses the
+        caller's IP address.
+        """
         errors: dict[str, str] = {}
         message = (self.message or "").strip()
         if not message:
@@ -188,7 +194,7 @@ class CreateAlertIn(BaseModel):
             tags=tuple(self.tags or ()),
             details=dict(self.details or {}),
             entity=self.entity or "",
-            source=self.source or "",
+            source=self.source or default_source,
         )
 
 
@@ -279,9 +285,11 @@ Write = [Depends(writer)]
 
 
 @router.post("/v2/alerts", status_code=202, tags=["alerts"], dependencies=Write)
-async def create_alert(body: CreateAlertIn, demo: DemoState, tasks: BackgroundTasks) -> None:
+async def create_alert(
+    body: CreateAlertIn, request: Request, demo: DemoState, tasks: BackgroundTasks
+) -> None:
     """Accept an alert for creation; poll the request status for the outcome."""
-    new = body.checked()
+    new = body.checked(request.client.host if request.client else "")
     _accept(demo, tasks, lambda: demo.store.create(new))
 
 

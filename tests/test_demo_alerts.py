@@ -160,6 +160,13 @@ async def test_create_with_form_body_is_415(api: httpx.AsyncClient) -> None:
     assert response.status_code == 415
 
 
+async def test_create_defaults_source_to_the_caller_address(api: httpx.AsyncClient) -> None:
+    """An alert created without a source takes the caller's IP address, as in OpsGenie."""
+    status = await create(api, message="Disk full")
+    alert = (await api.get(f"/v2/alerts/{status['alertId']}")).json()["data"]
+    assert alert["source"] == "127.0.0.1"
+
+
 async def test_create_cuts_fields_to_opsgenie_limits(api: httpx.AsyncClient) -> None:
     """A message longer than 130 characters is cut, as OpsGenie cuts it."""
     status = await create(api, message="x" * 200)
