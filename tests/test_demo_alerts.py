@@ -258,6 +258,9 @@ async def test_list_sorts_as_asked(api: httpx.AsyncClient) -> None:
         ("status:open AND tag:database", ["2"]),
         ("disk", ["2"]),
         ('message:"payments-worker"', ["5"]),
+        ("alias:web-01-cpu", ["3"]),
+        ("tinyId:4", ["4"]),
+        ("acknowledged:false status:closed", ["1"]),
     ],
 )
 async def test_list_filters_by_query(
@@ -267,7 +270,19 @@ async def test_list_filters_by_query(
     assert await tiny_ids(api, query) == expected
 
 
-@pytest.mark.parametrize("query", ["colour:red", "status:snoozed", "a OR b", 'message:"open'])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "colour:red",
+        "status:snoozed",
+        "acknowledged:maybe",
+        "priority:P9",
+        "status:",
+        "a OR b",
+        'message:"open',
+        "disk " * 250,
+    ],
+)
 async def test_list_with_unreadable_query_is_422(api: httpx.AsyncClient, query: str) -> None:
     """A query the demo cannot read answers 422 under ``errors.query``."""
     response = await api.get("/v2/alerts", params={"query": query})
@@ -300,6 +315,18 @@ async def test_acknowledge_records_the_user(api: httpx.AsyncClient) -> None:
     alert = (await api.get(f"/v2/alerts/{ALERT_IDS[3]}")).json()["data"]
     assert alert["acknowledged"] is True
     assert alert["report"]["acknowledgedBy"] == "ada"
+
+
+async def test_acknowledging_again_keeps_the_first_acknowledgement(
+    api: httpx.AsyncClient,
+) -> None:
+    """A second acknowledgement succeeds and leaves the first one on record."""
+    status = await act(
+        api, "POST", "/v2/alerts/2/acknowledge?identifierType=tiny", json={"user": "x"}
+    )
+    alert = (await api.get(f"/v2/alerts/{ALERT_IDS[2]}")).json()["data"]
+    assert status["isSuccess"] is True
+    assert alert["report"]["acknowledgedBy"] == "ada@example.com"
 
 
 async def test_close_closes(api: httpx.AsyncClient) -> None:
