@@ -199,7 +199,7 @@ class CreateAlertIn(BaseModel):
 
 
 class AlertActionIn(BaseModel):
-    """The optional body of acknowledge and close."""
+    """The optional body of acknowledge and close (``source`` and ``note`` are not kept)."""
 
     user: str | None = Field(None, description="Who acts (shown in the alert's report).")
     source: str | None = None

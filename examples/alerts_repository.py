@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 __all__ = [
     "IDENTIFIER_TYPES",
+    "MAX_REQUEST_STATUSES",
     "PRIORITIES",
     "SORT_FIELDS",
     "Alert",
@@ -53,6 +54,9 @@ SORT_FIELDS = (
     "count",
 )
 """The fields ``GET /v2/alerts`` sorts by (a subset of OpsGenie's)."""
+
+MAX_REQUEST_STATUSES = 10_000
+"""Request statuses kept: they are transient, so the store does not grow with every write."""
 
 MAX_QUERY = 1000
 """Longest ``query`` accepted, as for OpsGenie's saved searches."""
@@ -295,10 +299,16 @@ class AlertStore:
 
     Args:
         clock: the current time (UTC), for timestamps.
+        max_request_statuses: how many request statuses are kept; the oldest go first.
     """
 
-    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] = utc_now,
+        max_request_statuses: int = MAX_REQUEST_STATUSES,
+    ) -> None:
         self.clock = clock
+        self.max_request_statuses = max_request_statuses
         self.alerts: dict[str, Alert] = {}
         self.users: dict[str, User] = {}
         self.requests: dict[str, RequestStatus] = {}
@@ -410,8 +420,10 @@ class AlertStore:
     # Request statuses ---------------------------------------------------------------
 
     def record(self, request_id: str, status: RequestStatus) -> None:
-        """Remember the outcome of the write request ``request_id``."""
+        """Remember the outcome of the write request ``request_id``, forgetting the oldest."""
         self.requests[request_id] = status
+        while len(self.requests) > self.max_request_statuses:
+            del self.requests[next(iter(self.requests))]
 
     def request_status(self, request_id: str) -> RequestStatus | None:
         """The outcome of a processed write request, or ``None`` (unknown, or not yet done)."""
