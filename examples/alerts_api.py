@@ -4,7 +4,8 @@ Serve it with ``uvicorn examples.alerts_api:app --host 127.0.0.1 --port 8000`` (
 extra). It mirrors a slice of OpsGenie's Alert API (same paths, request and response
 shapes) and shows the library at work:
 
-* ``EnvelopeMiddleware(message_key="result")``: every answer is an envelope; the 202 of a
+* ``install(app, message_key="result")``: ``EnvelopeMiddleware`` makes every answer an
+  envelope, and ``/docs`` shows those envelopes and the errors each route raises; the 202 of a
   write reads ``{"data": null, "result": "Request will be processed", "took", "requestId"}``.
 * Writes are processed in the background, under the 202's request ID
   (``get_request_id()``): poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
@@ -56,17 +57,20 @@ from examples.alerts_repository import (
 )
 from examples.alerts_seed import seed
 from opsgenie_envelope import (
-    EnvelopeMiddleware,
     Expander,
     Expansion,
+    Forbidden,
     NotFound,
     Page,
     Pager,
+    TooManyRequests,
+    Unauthenticated,
     UnprocessableEntity,
     __version__,
     get_request_id,
     set_message,
 )
+from opsgenie_envelope.fastapi import envelope, errors, install
 
 __all__ = ["Settings", "app", "create_app"]
 
@@ -279,12 +283,18 @@ async def _process(demo: Demo, request_id: str, action: Callable[[], RequestStat
 
 # Routes ---------------------------------------------------------------------------------
 
-router = APIRouter()
+router = APIRouter(responses=errors(Unauthenticated, TooManyRequests))
 Read = [Depends(reader)]
 Write = [Depends(writer)]
 
 
-@router.post("/v2/alerts", status_code=202, tags=["alerts"], dependencies=Write)
+@router.post(
+    "/v2/alerts",
+    status_code=202,
+    tags=["alerts"],
+    dependencies=Write,
+    responses=errors(Forbidden),
+)
 async def create_alert(
     body: CreateAlertIn, request: Request, demo: DemoState, tasks: BackgroundTasks
 ) -> None:
@@ -293,7 +303,12 @@ async def create_alert(
     _accept(demo, tasks, lambda: demo.store.create(new))
 
 
-@router.get("/v2/alerts/requests/{requestId}", tags=["alerts"], dependencies=Read)
+@router.get(
+    "/v2/alerts/requests/{requestId}",
+    tags=["alerts"],
+    dependencies=Read,
+    responses=errors(NotFound),
+)
 async def get_request_status(
     request_id: Annotated[str, Path(alias="requestId")], demo: DemoState
 ) -> dict[str, Any]:
@@ -310,7 +325,7 @@ async def count_alerts(demo: DemoState, query: QueryParam = "") -> dict[str, int
     return {"count": demo.store.count(_match(query))}
 
 
-@router.get("/v2/alerts", tags=["alerts"], dependencies=Read)
+@router.get("/v2/alerts", tags=["alerts"], dependencies=Read, openapi_extra=envelope(paged=True))
 async def list_alerts(
     demo: DemoState,
     page: Annotated[Page, Depends(alert_pages.query)],
@@ -324,7 +339,9 @@ async def list_alerts(
     return page.items([alert.to_json(full=False) for alert in rows], total=total)
 
 
-@router.get("/v2/alerts/{identifier}", tags=["alerts"], dependencies=Read)
+@router.get(
+    "/v2/alerts/{identifier}", tags=["alerts"], dependencies=Read, responses=errors(NotFound)
+)
 async def get_alert(
     identifier: str, demo: DemoState, identifier_type: IdentifierParam = "id"
 ) -> dict[str, Any]:
@@ -336,7 +353,11 @@ async def get_alert(
 
 
 @router.post(
-    "/v2/alerts/{identifier}/acknowledge", status_code=202, tags=["alerts"], dependencies=Write
+    "/v2/alerts/{identifier}/acknowledge",
+    status_code=202,
+    tags=["alerts"],
+    dependencies=Write,
+    responses=errors(Forbidden),
 )
 async def acknowledge_alert(
     identifier: str,
@@ -350,7 +371,13 @@ async def acknowledge_alert(
     _accept(demo, tasks, lambda: demo.store.acknowledge(identifier, identifier_type, user))
 
 
-@router.post("/v2/alerts/{identifier}/close", status_code=202, tags=["alerts"], dependencies=Write)
+@router.post(
+    "/v2/alerts/{identifier}/close",
+    status_code=202,
+    tags=["alerts"],
+    dependencies=Write,
+    responses=errors(Forbidden),
+)
 async def close_alert(
     identifier: str,
     demo: DemoState,
@@ -363,7 +390,13 @@ async def close_alert(
     _accept(demo, tasks, lambda: demo.store.close(identifier, identifier_type, user))
 
 
-@router.delete("/v2/alerts/{identifier}", status_code=202, tags=["alerts"], dependencies=Write)
+@router.delete(
+    "/v2/alerts/{identifier}",
+    status_code=202,
+    tags=["alerts"],
+    dependencies=Write,
+    responses=errors(Forbidden),
+)
 async def delete_alert(
     identifier: str,
     demo: DemoState,
@@ -374,7 +407,13 @@ async def delete_alert(
     _accept(demo, tasks, lambda: demo.store.delete(identifier, identifier_type))
 
 
-@router.get("/v2/users/{identifier}", tags=["users"], dependencies=Read)
+@router.get(
+    "/v2/users/{identifier}",
+    tags=["users"],
+    dependencies=Read,
+    responses=errors(NotFound),
+    openapi_extra=envelope(expandable=["contact"]),
+)
 async def get_user(
     identifier: str,
     demo: DemoState,
@@ -451,7 +490,8 @@ def create_app(
         lifespan=_lifespan,
     )
     # OpsGenie's 202 text goes under "result"; bodies must be JSON (415 otherwise).
-    app.add_middleware(EnvelopeMiddleware, message_key="result", require_json_body=True)
+    # install() adds EnvelopeMiddleware and makes /docs show the envelopes.
+    install(app, message_key="result", require_json_body=True)
     app.state.demo = Demo(settings, store, gate)
     app.include_router(router)
     return app
