@@ -1,0 +1,67 @@
+"""The hot-path shortcuts keep the behaviour of the plain code they replace."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import warnings
+from collections import Counter
+
+import pytest
+
+from opsgenie_envelope import _request_id, uuid4_hex
+
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def test_batched_uuid4s_are_well_formed_and_unique() -> None:
+    """IDs from several batches are lower-case UUID4s, never repeated."""
+    ids = [uuid4_hex() for _ in range(5 * _request_id._BATCH + 7)]
+    assert all(UUID4.fullmatch(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_batched_uuid4s_use_every_variant_and_digit() -> None:
+    """The variant nibble takes all of 8, 9, a, b; the random digits take all 16 values."""
+    ids = [uuid4_hex() for _ in range(4000)]
+    assert set(Counter(i[19] for i in ids)) == set("89ab")
+    for column in (0, 7, 9, 15, 20, 35):
+        assert set(Counter(i[column] for i in ids)) == set("0123456789abcdef")
+
+
+def test_uuid4s_are_not_shared_between_threads() -> None:
+    """Threads drawing from the same batches never get the same ID."""
+    seen: list[list[str]] = [[] for _ in range(4)]
+
+    def draw(out: list[str]) -> None:
+        out.extend(uuid4_hex() for _ in range(2000))
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in seen]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [i for out in seen for i in out]
+    assert len(set(ids)) == len(ids) == 8000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_does_not_reuse_the_parents_batch() -> None:
+    """After a fork the child formats its own IDs: none equals one the parent hands out."""
+    uuid4_hex()  # the parent now holds a batch
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns when other threads exist
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read)
+        os.write(write, ",".join(uuid4_hex() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    parent = {uuid4_hex() for _ in range(10)}
+    assert len(child) == 10
+    assert not child & parent
