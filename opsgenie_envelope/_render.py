@@ -25,10 +25,18 @@ MessageKey = Literal["message", "result", "both"]
 
 DATA_PREFIX = b'{"data":'
 _EXTRA_ORDER = ("expandable", "paging", "totalCount")
+# ``took`` under one second, by milliseconds: what ``repr(round(seconds, 3))`` gives.
+_TOOK = [repr(ms / 1000).encode() for ms in range(1000)]
 
 
 def format_took(seconds: float) -> bytes:
     """Render a duration as a JSON number rounded to 3 decimals: ``0.005``, ``0.302``, ``0.0``."""
+    if seconds > 0.0:
+        ms = seconds * 1000.0
+        rounded = round(ms)
+        # Near a half millisecond the product's rounding error could tip it: ask round().
+        if rounded < 1000 and abs(ms - rounded) < 0.4999:
+            return _TOOK[rounded]
     return repr(round(seconds, 3) if seconds > 0.0 else 0.0).encode()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import threading
 import warnings
@@ -11,6 +12,7 @@ from collections import Counter
 import pytest
 
 from opsgenie_envelope import _request_id, uuid4_hex
+from opsgenie_envelope._render import format_took
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -65,3 +67,14 @@ def test_forked_child_does_not_reuse_the_parents_batch() -> None:
     parent = {uuid4_hex() for _ in range(10)}
     assert len(child) == 10
     assert not child & parent
+
+
+def test_took_table_matches_round_to_three_decimals() -> None:
+    """``format_took`` renders exactly ``repr(round(seconds, 3))``, ties and edges included."""
+    rng = random.Random(1234)
+    values = [rng.random() * scale for scale in (0.001, 0.01, 0.1, 1.0, 3.0) for _ in range(20_000)]
+    values += [(ms + 0.5) / 1000 for ms in range(1100)] + [ms / 1000 for ms in range(1100)]
+    values += [0.0, -0.0, -1.0, 1e-9, 0.0004999, 0.0005, 0.9994999, 0.9995, 0.9996, 12.3456]
+    for seconds in values:
+        expected = repr(round(seconds, 3) if seconds > 0.0 else 0.0).encode()
+        assert format_took(seconds) == expected, seconds
