@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from opsgenie_envelope import _request_id, uuid4_hex
+from opsgenie_envelope import _negotiation, _request_id, uuid4_hex
 from opsgenie_envelope._render import format_took
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -78,3 +78,32 @@ def test_took_table_matches_round_to_three_decimals() -> None:
     for seconds in values:
         expected = repr(round(seconds, 3) if seconds > 0.0 else 0.0).encode()
         assert format_took(seconds) == expected, seconds
+
+
+ACCEPTS = [
+    b"*/*",
+    b"application/json",
+    b"text/html",
+    b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    b"application/json;q=0",
+    b"*/*;q=0, application/json",
+    b"application/*;q=0.5, text/plain",
+    b"",
+    b"image/png, */*;q=0",
+]
+
+
+def test_accept_cache_answers_as_the_parser_does() -> None:
+    """A cached answer equals the parsed one, on first and repeated sight."""
+    for _ in range(3):
+        for accept in ACCEPTS:
+            assert _negotiation.accepts_json(accept) is _negotiation._accepts_json(accept)
+
+
+def test_accept_cache_is_bounded() -> None:
+    """Many distinct or long values never grow the cache past its size."""
+    for i in range(2 * _negotiation._CACHE_SIZE):
+        assert _negotiation.accepts_json(b"text/x-%d" % i) is False
+    assert _negotiation.accepts_json(b"text/plain, " * 100 + b"application/json") is True
+    assert len(_negotiation._accept_cache) <= _negotiation._CACHE_SIZE
+    assert all(len(k) <= _negotiation._CACHE_MAX_LEN for k in _negotiation._accept_cache)
