@@ -112,11 +112,13 @@ class _Responder:
             else:
                 await self._error_body(message)
         elif kind == "http.response.start":
-            await self._on_start(message)
+            if self._on_start(message):
+                await self.send_(message)
         else:
             await self.send_(message)
 
-    async def _on_start(self, message: Message) -> None:
+    def _on_start(self, message: Message) -> bool:
+        """Fix the start's headers; tell whether it goes out now (else it is held back)."""
         self.took = took = format_took(perf_counter() - self.started_at)
         status: int = message["status"]
         headers: list[tuple[bytes, bytes]] = []
@@ -137,7 +139,8 @@ class _Responder:
         if self.excluded or encoded or status < 200 or status in _NO_BODY_STATUSES:
             mode = _PASS
         elif status < 300:
-            mode = _WRAP if is_json_media_type(content_type) else _PASS
+            json = content_type == _JSON_HEADERS[1] or is_json_media_type(content_type)
+            mode = _WRAP if json else _PASS
         else:
             mode = _ERROR if status >= 400 else _PASS
         self.mode = mode
@@ -148,8 +151,7 @@ class _Responder:
             headers.append((b"x-response-time", took))
             message["headers"] = headers
             self.started = True
-            await self.send_(message)
-            return
+            return True
         # Hold the start back until the body shows what the envelope must be.
         self.start = message
         self.headers = headers
@@ -162,8 +164,10 @@ class _Responder:
             )
         else:
             self.media = content_type.split(b";", 1)[0].strip().lower()
+        return False
 
-    async def _send_start(self, length: int | None) -> None:
+    def _start_message(self, length: int | None) -> Message:
+        """The held-back start, with its final headers."""
         assert self.start is not None
         headers = self.headers
         if length is not None:
@@ -172,7 +176,7 @@ class _Responder:
         headers.append((b"x-response-time", self.took))
         self.start["headers"] = headers
         self.started = True
-        await self.send_(self.start)
+        return self.start
 
     async def _wrap_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
@@ -189,21 +193,21 @@ class _Responder:
             length = self.length
             if length is not None:
                 length += len(DATA_PREFIX) + len(self.suffix)
-            await self._send_start(length)
+            await self.send_(self._start_message(length))
             self.opened = True
             message["body"] = DATA_PREFIX + body
             await self.send_(message)
             return
         if not body and self.head and self.length:
             # HEAD answered without the body: announce what the GET would send.
-            await self._send_start(self.length + len(DATA_PREFIX) + len(self.suffix))
+            await self.send_(self._start_message(self.length + len(DATA_PREFIX) + len(self.suffix)))
             await self.send_(message)
             return
-        if body[:8] == DATA_PREFIX and _ENVELOPE_MARK in body:
+        if body.startswith(DATA_PREFIX) and _ENVELOPE_MARK in body:
             out = body  # already an envelope: left as it is
         else:
             out = DATA_PREFIX + (body or b"null") + self.suffix
-        await self._send_start(len(out))
+        await self.send_(self._start_message(len(out)))
         message["body"] = out
         await self.send_(message)
 
