@@ -56,7 +56,6 @@ class _Responder:
         "body_parts",
         "body_size",
         "excluded",
-        "head",
         "headers",
         "length",
         "media",
@@ -93,8 +92,7 @@ class _Responder:
         self.opened = False  # the envelope's prefix went out (streamed body)
         self.start: Message | None = None
         self.headers: list[tuple[bytes, bytes]] = []
-        self.length: int | None = None
-        self.head = False
+        self.length: bytes | None = None  # the app's Content-Length, read only when needed
         self.media = b""
         self.took = b"0.0"
         self.suffix = b""
@@ -155,8 +153,7 @@ class _Responder:
         # Hold the start back until the body shows what the envelope must be.
         self.start = message
         self.headers = headers
-        self.length = int(length) if length is not None and length.isdigit() else None
-        self.head = self.scope["method"] == "HEAD"
+        self.length = length
         if mode == _WRAP:
             extras = self.scope.get(EXTRAS_KEY)
             self.suffix = success_suffix(
@@ -165,6 +162,10 @@ class _Responder:
         else:
             self.media = content_type.split(b";", 1)[0].strip().lower()
         return False
+
+    def _length(self) -> int | None:
+        length = self.length
+        return int(length) if length is not None and length.isdigit() else None
 
     def _start_message(self, length: int | None) -> Message:
         """The held-back start, with its final headers."""
@@ -190,7 +191,7 @@ class _Responder:
             if not body:
                 return  # nothing to decide on yet
             # A stream: open the envelope now, close it with the last chunk.
-            length = self.length
+            length = self._length()
             if length is not None:
                 length += len(DATA_PREFIX) + len(self.suffix)
             await self.send_(self._start_message(length))
@@ -198,9 +199,9 @@ class _Responder:
             message["body"] = DATA_PREFIX + body
             await self.send_(message)
             return
-        if not body and self.head and self.length:
+        if not body and self.scope["method"] == "HEAD" and (declared := self._length()):
             # HEAD answered without the body: announce what the GET would send.
-            await self.send_(self._start_message(self.length + len(DATA_PREFIX) + len(self.suffix)))
+            await self.send_(self._start_message(declared + len(DATA_PREFIX) + len(self.suffix)))
             await self.send_(message)
             return
         if body.startswith(DATA_PREFIX) and _ENVELOPE_MARK in body:
