@@ -345,17 +345,19 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(rounds):
             for group in groups:
                 for server in group.servers:
-                    print(
-                        f"\rround {i + 1}/{rounds}: {server.key:<24}",
-                        end="",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                    if sys.stderr.isatty():
+                        print(
+                            f"\rround {i + 1}/{rounds}: {server.key:<24}",
+                            end="",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                     path = VARIANTS[server.variant].path
                     samples[server.key].append(
                         _wrk(fleet.ports[server.key], path, seconds, args.connections)
                     )
-        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+        if sys.stderr.isatty():
+            print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     for group in groups:
         base = samples[group.servers[0].key]
         entries = []
