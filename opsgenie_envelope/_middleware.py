@@ -74,6 +74,15 @@ class _Responder:
         "suffix",
         "took",
     )
+    # Set once the start is held back (see _on_start), only for the mode that reads them.
+    headers: list[tuple[bytes, bytes]]
+    length: bytes | None  # the app's Content-Length, read only when needed
+    took: bytes
+    opened: bool  # the envelope's prefix went out (streamed body)
+    suffix: bytes
+    media: bytes
+    body_parts: list[bytes]
+    body_size: int
 
     def __init__(
         self,
@@ -92,15 +101,7 @@ class _Responder:
         self.message_key = message_key
         self.mode = _PASS
         self.started = False  # http.response.start went to the server
-        self.opened = False  # the envelope's prefix went out (streamed body)
         self.start: Message | None = None
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.length: bytes | None = None  # the app's Content-Length, read only when needed
-        self.media = b""
-        self.took = b"0.0"
-        self.suffix = b""
-        self.body_parts: list[bytes] = []
-        self.body_size = 0
 
     async def send(self, message: Message) -> None:
         """The ``send`` the app sees."""
@@ -109,7 +110,20 @@ class _Responder:
             if self.mode == _PASS:
                 await self.send_(message)
             elif self.mode == _WRAP:
-                await self._wrap_body(message)
+                body: bytes = message.get("body", b"")
+                if (
+                    body
+                    and not message.get("more_body", False)
+                    and not self.opened
+                    and not body.startswith(DATA_PREFIX)
+                ):
+                    # The common case, one whole JSON body: splice it in without more frames.
+                    out = DATA_PREFIX + body + self.suffix
+                    await self.send_(self._start_message(len(out)))
+                    message["body"] = out
+                    await self.send_(message)
+                else:
+                    await self._wrap_body(message)
             else:
                 await self._error_body(message)
         elif kind == "http.response.start":
@@ -158,12 +172,15 @@ class _Responder:
         self.headers = headers
         self.length = length
         if mode == _WRAP:
+            self.opened = False
             extras = self.scope.get(EXTRAS_KEY)
             self.suffix = success_suffix(
                 render_extras(extras, self.message_key) if extras else b"", took, self.request_id
             )
         else:
             self.media = content_type.split(b";", 1)[0].strip().lower()
+            self.body_parts = []
+            self.body_size = 0
         return False
 
     def _length(self) -> int | None:
