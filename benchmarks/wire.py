@@ -3,7 +3,10 @@
 Every variant gets its own uvicorn process (1 worker, httptools + uvloop, no access log),
 all started up front and idle until their turn. Rounds alternate the servers (A B A B ...),
 one ``wrk`` run each; ratios (requests/s, p50, p99) are taken against the group's baseline
-within each round, and the median over rounds is reported.
+within each round, and the median over rounds is reported. The server's own CPU time per
+request (from ``/proc``, Linux only) is reported beside them: unlike requests/s it does not
+drop when another process takes the server's core, so it is the steadier cost on a busy
+machine.
 
 Needs ``wrk`` (Debian/Ubuntu: ``sudo apt-get install wrk``; macOS: ``brew install wrk``).
 Run from the repository root::
@@ -107,6 +110,7 @@ TARGETS: tuple[Target, ...] = (
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 _LATENCY = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_REQUESTS = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
 _SOCKET_ERRORS = re.compile(
     r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", re.MULTILINE
 )
@@ -118,6 +122,8 @@ def parse_wrk(output: str) -> dict[str, float]:
     if rps is None:
         raise RuntimeError(f"could not read wrk output:\n{output}")
     result = {"rps": float(rps.group(1))}
+    requests = _REQUESTS.search(output)
+    result["requests"] = float(requests.group(1)) if requests else 0.0
     for pct, value, unit in _LATENCY.findall(output):
         result[f"p{pct}"] = float(value) * _UNITS[unit]
     errors = _SOCKET_ERRORS.search(output)
@@ -215,13 +221,30 @@ def _check(server: Server, port: int) -> None:
         raise RuntimeError(f"{server.key}: {'; '.join(problems)}")
 
 
-def _wrk(port: int, path: str, seconds: int, connections: int) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``), else ``None``."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(
+    port: int, path: str, seconds: int, connections: int, pid: int | None = None
+) -> dict[str, float]:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     cmd += ["--timeout", "5s", f"http://{HOST}:{port}{path}"]
+    cpu_before = _cpu_seconds(pid) if pid is not None else None
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    cpu_after = _cpu_seconds(pid) if pid is not None else None
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
-    return parse_wrk(done.stdout)
+    result = parse_wrk(done.stdout)
+    if cpu_before is not None and cpu_after is not None and result["requests"]:
+        result["cpu_us"] = (cpu_after - cpu_before) / result["requests"] * 1e6
+    return result
 
 
 def _fmt(summary: dict[str, float], digits: int = 2) -> str:
@@ -245,10 +268,13 @@ def render(results: dict[str, Any]) -> str:
                     f"{s['p50']['median']:.2f}",
                     f"{s['p99']['median']:.2f}",
                     "1.00" if base else _fmt(s["p99_ratio"]),
+                    f"{s['cpu_us']['median']:.1f}" if "cpu_us" in s else "-",
+                    "1.00" if base or "cpu_us_ratio" not in s else _fmt(s["cpu_us_ratio"]),
                 ]
             )
     headers = ["group", "variant", "req/s", "req/s ratio [p25-p75]", "p50 ms", "p99 ms"]
-    out = [markdown_table([*headers, "p99 ratio"], rows), "", "Targets:"]
+    headers += ["p99 ratio", "server CPU us/req", "CPU ratio"]
+    out = [markdown_table(headers, rows), "", "Targets:"]
     target_rows = [
         [
             t["name"],
@@ -354,7 +380,13 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     path = VARIANTS[server.variant].path
                     samples[server.key].append(
-                        _wrk(fleet.ports[server.key], path, seconds, args.connections)
+                        _wrk(
+                            fleet.ports[server.key],
+                            path,
+                            seconds,
+                            args.connections,
+                            fleet.procs[server.key].pid,
+                        )
                     )
         if sys.stderr.isatty():
             print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
@@ -370,7 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                 "size": server.size,
                 "runs": runs,
             }
-            for metric in ("rps", "p50", "p99"):
+            for metric in ("rps", "p50", "p99", "cpu_us"):
+                if not all(metric in r for r in runs + base):
+                    continue
                 values = [r[metric] for r in runs]
                 entry[metric] = summarize(values)
                 entry[f"{metric}_ratio"] = summarize(
