@@ -35,6 +35,10 @@ logger = logging.getLogger("opsgenie_envelope")
 MAX_ERROR_BODY = 64 * 1024
 """Largest error body read to find its message; the rest is dropped (the default message wins)."""
 
+SPLICE_COPY_LIMIT = 256 * 1024
+"""Largest JSON body copied into one envelope message; a larger one is sent between the
+envelope's prefix and suffix as three messages, so its bytes are never copied."""
+
 _PASS, _WRAP, _ERROR = 0, 1, 2
 _NO_BODY_STATUSES = frozenset({204, 304})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -118,6 +122,9 @@ class _Responder:
                     and not body.startswith(DATA_PREFIX)
                 ):
                     # The common case, one whole JSON body: splice it in without more frames.
+                    if len(body) > SPLICE_COPY_LIMIT:
+                        await self._send_around(message, body)
+                        return
                     out = DATA_PREFIX + body + self.suffix
                     await self.send_(self._start_message(len(out)))
                     message["body"] = out
@@ -198,6 +205,15 @@ class _Responder:
         self.start["headers"] = headers
         self.started = True
         return self.start
+
+    async def _send_around(self, message: Message, body: bytes) -> None:
+        """Send a large body as prefix, the app's own message, suffix: no copy of the body."""
+        suffix = self.suffix
+        await self.send_(self._start_message(len(DATA_PREFIX) + len(body) + len(suffix)))
+        await self.send_({"type": "http.response.body", "body": DATA_PREFIX, "more_body": True})
+        message["more_body"] = True
+        await self.send_(message)
+        await self.send_({"type": "http.response.body", "body": suffix, "more_body": False})
 
     async def _wrap_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")

@@ -9,10 +9,18 @@ import threading
 import warnings
 from collections import Counter
 
+import orjson
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from opsgenie_envelope import _negotiation, _request_id, uuid4_hex
+from opsgenie_envelope import EnvelopeMiddleware, _negotiation, _request_id, uuid4_hex
+from opsgenie_envelope._middleware import SPLICE_COPY_LIMIT
 from opsgenie_envelope._render import format_took
+from tests.conftest import call_asgi, header
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -107,3 +115,24 @@ def test_accept_cache_is_bounded() -> None:
     assert _negotiation.accepts_json(b"text/plain, " * 100 + b"application/json") is True
     assert len(_negotiation._accept_cache) <= _negotiation._CACHE_SIZE
     assert all(len(k) <= _negotiation._CACHE_MAX_LEN for k in _negotiation._accept_cache)
+
+
+@pytest.mark.anyio
+async def test_large_json_body_is_sent_around_not_copied() -> None:
+    """A body over SPLICE_COPY_LIMIT goes out as prefix, the app's bytes, suffix."""
+    payload = orjson.dumps(list(range(SPLICE_COPY_LIMIT // 4)))
+    assert len(payload) > SPLICE_COPY_LIMIT
+
+    async def endpoint(request: Request) -> Response:
+        return Response(payload, media_type="application/json")
+
+    app = Starlette(routes=[Route("/big", endpoint)], middleware=[Middleware(EnvelopeMiddleware)])
+    sent = await call_asgi(app, "/big")
+    start, *bodies = sent
+    assert [b.get("more_body", False) for b in bodies] == [True, True, False]
+    assert bodies[1]["body"] is payload  # the app's bytes object itself, not a copy
+    whole = b"".join(b["body"] for b in bodies)
+    assert header(start, b"content-length") == [str(len(whole)).encode()]
+    envelope = orjson.loads(whole)
+    assert envelope["data"] == list(range(SPLICE_COPY_LIMIT // 4))
+    assert header(start, b"x-request-id") == [envelope["requestId"].encode()]
