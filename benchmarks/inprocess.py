@@ -1,7 +1,7 @@
 """In-process benchmark: the ASGI apps of ``variants.py`` driven directly, side by side.
 
 Each group compares variants against the group's first case (its baseline). Variants run
-interleaved in rounds (A B C ... A B C ...), each round timing a batch of requests per
+interleaved in rounds (A B C, B C A, C A B, ...), each round timing a batch of requests per
 variant; the table shows the median time per request and the median of the per-round
 ratios to the baseline. Peak memory of a streamed JSON body is measured with tracemalloc.
 
@@ -202,7 +202,10 @@ def run_group(
     samples: dict[str, list[float]] = {case.key: [] for case in group.cases}
     for i in range(rounds):
         progress(f"{group.name}: round {i + 1}/{rounds}")
-        for case in group.cases:
+        # Interleaved, and each round starts one case later (A B C, B C A, C A B, ...): no
+        # variant always runs first, right after a different workload.
+        shift = i % len(group.cases)
+        for case in group.cases[shift:] + group.cases[:shift]:
             samples[case.key].append(
                 _time(loop, apps[case.key], templates[case.key], sizes[case.key], case.streamed)
             )

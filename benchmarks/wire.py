@@ -1,9 +1,10 @@
 """Over-the-wire benchmark: uvicorn servers on 127.0.0.1 loaded with ``wrk``, side by side.
 
 Every variant gets its own uvicorn process (1 worker, httptools + uvloop, no access log),
-all started up front and idle until their turn. Rounds alternate the servers (A B A B ...),
-one ``wrk`` run each; ratios (requests/s, p50, p99) are taken against the group's baseline
-within each round, and the median over rounds is reported. The server's own CPU time per
+all started up front and idle until their turn. Rounds alternate the servers (A B, B A, ...:
+each round starts one server later), one ``wrk`` run each; ratios (requests/s, p50, p99) are
+taken against the group's baseline within each round, and the median over rounds is
+reported. The server's own CPU time per
 request (from ``/proc``, Linux only) is reported beside them: unlike requests/s it does not
 drop when another process takes the server's core, so it is the steadier cost on a busy
 machine.
@@ -370,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             _wrk(fleet.ports[server.key], VARIANTS[server.variant].path, 1, args.connections)
         for i in range(rounds):
             for group in groups:
-                for server in group.servers:
+                shift = i % len(group.servers)  # A B, B A, A B, ...: neither always first
+                for server in group.servers[shift:] + group.servers[:shift]:
                     if sys.stderr.isatty():
                         print(
                             f"\rround {i + 1}/{rounds}: {server.key:<24}",
