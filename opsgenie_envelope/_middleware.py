@@ -125,7 +125,7 @@ class _Responder:
                     if len(body) > SPLICE_COPY_LIMIT:
                         await self._send_around(message, body)
                         return
-                    out = DATA_PREFIX + body + self.suffix
+                    out = b"".join((DATA_PREFIX, body, self.suffix))  # one copy, not two
                     await self.send_(self._start_message(len(out)))
                     message["body"] = out
                     await self.send_(message)
@@ -243,7 +243,7 @@ class _Responder:
         if body.startswith(DATA_PREFIX) and _ENVELOPE_MARK in body:
             out = body  # already an envelope: left as it is
         else:
-            out = DATA_PREFIX + (body or b"null") + self.suffix
+            out = b"".join((DATA_PREFIX, body or b"null", self.suffix))
         await self.send_(self._start_message(len(out)))
         message["body"] = out
         await self.send_(message)
