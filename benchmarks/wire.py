@@ -1,13 +1,12 @@
 """Over-the-wire benchmark: uvicorn servers on 127.0.0.1 loaded with ``wrk``, side by side.
 
 Every variant gets its own uvicorn process (1 worker, httptools + uvloop, no access log),
-all started up front and idle until their turn. Rounds alternate the servers (A B, B A, ...:
-each round starts one server later), one ``wrk`` run each; ratios (requests/s, p50, p99) are
-taken against the group's baseline within each round, and the median over rounds is
-reported. The server's own CPU time per
-request (from ``/proc``, Linux only) is reported beside them: unlike requests/s it does not
-drop when another process takes the server's core, so it is the steadier cost on a busy
-machine.
+all started up front and idle until their turn. Each compared server is loaded right next
+to its baseline, alternating which goes first (A B, B A, A B, ...), one ``wrk`` run each;
+ratios (requests/s, p50, p99) are taken within each such adjacent pair, and the median over
+rounds is reported. The server's own CPU time per request (from ``/proc``, Linux only) is
+reported beside them: unlike requests/s it does not drop when another process takes the
+server's core, so it is the steadier cost on a busy machine.
 
 Needs ``wrk`` (Debian/Ubuntu: ``sudo apt-get install wrk``; macOS: ``brew install wrk``).
 Run from the repository root::
@@ -311,6 +310,26 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     return targets
 
 
+def _entry(
+    server: Server, runs: list[dict[str, float]], base: list[dict[str, float]]
+) -> dict[str, Any]:
+    """Summaries of ``runs`` and of their ratios to the paired baseline runs ``base``."""
+    entry: dict[str, Any] = {
+        "key": server.key,
+        "variant": server.variant,
+        "label": VARIANTS[server.variant].label,
+        "size": server.size,
+        "runs": runs,
+    }
+    for metric in ("rps", "p50", "p99", "cpu_us"):
+        if not all(metric in r for r in runs + base):
+            continue
+        values = [r[metric] for r in runs]
+        entry[metric] = summarize(values)
+        entry[f"{metric}_ratio"] = summarize(paired_ratios(values, [r[metric] for r in base]))
+    return entry
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -359,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     started = time.perf_counter()
     servers = [s for g in groups for s in g.servers]
-    samples: dict[str, list[dict[str, float]]] = {s.key: [] for s in servers}
+    # Per group and compared server, the (baseline run, server run) pairs, adjacent in time.
+    pairs: dict[tuple[str, str], list[tuple[dict[str, float], dict[str, float]]]] = {}
     with _fleet(cpus[-1] if pin else None) as fleet:
         for server in servers:
             if server.key not in fleet.procs:
@@ -367,59 +387,39 @@ def main(argv: list[str] | None = None) -> int:
                 _check(server, fleet.ports[server.key])
         if pin:
             os.sched_setaffinity(0, {cpus[0]})  # wrk inherits it
+
+        def load(server: Server, label: str) -> dict[str, float]:
+            if sys.stderr.isatty():
+                print(f"\r{label}: {server.key:<24}", end="", file=sys.stderr, flush=True)
+            port, pid = fleet.ports[server.key], fleet.procs[server.key].pid
+            path = VARIANTS[server.variant].path
+            return _wrk(port, path, seconds, args.connections, pid)
+
         for server in servers:  # warm up
             _wrk(fleet.ports[server.key], VARIANTS[server.variant].path, 1, args.connections)
         for i in range(rounds):
             for group in groups:
-                shift = i % len(group.servers)  # A B, B A, A B, ...: neither always first
-                for server in group.servers[shift:] + group.servers[:shift]:
-                    if sys.stderr.isatty():
-                        print(
-                            f"\rround {i + 1}/{rounds}: {server.key:<24}",
-                            end="",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                    path = VARIANTS[server.variant].path
-                    samples[server.key].append(
-                        _wrk(
-                            fleet.ports[server.key],
-                            path,
-                            seconds,
-                            args.connections,
-                            fleet.procs[server.key].pid,
-                        )
-                    )
+                base, *others = group.servers
+                for server in others:
+                    # A B then, next round, B A: each pair adjacent, neither always first.
+                    label = f"round {i + 1}/{rounds}"
+                    if i % 2 == 0:
+                        pair = (load(base, label), load(server, label))
+                    else:
+                        run = load(server, label)
+                        pair = (load(base, label), run)
+                    pairs.setdefault((group.name, server.key), []).append(pair)
         if sys.stderr.isatty():
             print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     for group in groups:
-        base = samples[group.servers[0].key]
-        entries = []
-        for server in group.servers:
-            runs = samples[server.key]
-            entry: dict[str, Any] = {
-                "key": server.key,
-                "variant": server.variant,
-                "label": VARIANTS[server.variant].label,
-                "size": server.size,
-                "runs": runs,
-            }
-            for metric in ("rps", "p50", "p99", "cpu_us"):
-                if not all(metric in r for r in runs + base):
-                    continue
-                values = [r[metric] for r in runs]
-                entry[metric] = summarize(values)
-                entry[f"{metric}_ratio"] = summarize(
-                    paired_ratios(values, [r[metric] for r in base])
-                )
-            entries.append(entry)
+        base_key = group.servers[0].key
+        base_runs = [b for s in group.servers[1:] for b, _ in pairs[(group.name, s.key)]]
+        entries = [_entry(group.servers[0], base_runs, base_runs)]
+        for server in group.servers[1:]:
+            runs = pairs[(group.name, server.key)]
+            entries.append(_entry(server, [r for _, r in runs], [b for b, _ in runs]))
         results["groups"].append(
-            {
-                "name": group.name,
-                "title": group.title,
-                "baseline": group.servers[0].key,
-                "servers": entries,
-            }
+            {"name": group.name, "title": group.title, "baseline": base_key, "servers": entries}
         )
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = evaluate(results)
