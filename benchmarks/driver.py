@@ -53,15 +53,23 @@ async def _discard(message: Message) -> None:
     return None
 
 
+TASKS = False
+"""Run each request in its own task, as an ASGI server does (``--tasks``); else await it."""
+
+
 async def run_batch(app: ASGIApp, template: dict[str, Any], n: int, blocking: bool = False) -> None:
     """Serve ``n`` requests one after the other; every request gets a fresh scope."""
     headers = template["headers"]
     receive = _receive_blocking if blocking else _receive
+    create_task = asyncio.get_running_loop().create_task if TASKS else None
     for _ in range(n):
         scope = template.copy()
         scope["headers"] = list(headers)
         scope["state"] = {}
-        await app(scope, receive, _discard)
+        if create_task is None:
+            await app(scope, receive, _discard)
+        else:
+            await create_task(app(scope, receive, _discard))  # type: ignore[arg-type]
 
 
 class Recorder:

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp
 
+from benchmarks import driver
 from benchmarks.driver import make_scope, run_batch, run_once
 from benchmarks.stats import machine, markdown_table, paired_ratios, summarize, write_results
 from benchmarks.variants import CHUNK, PATH, SIZES, VARIANTS, build, stream_app
@@ -378,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="cpu", help="thread CPU time (default) or wall"
     )
+    parser.add_argument(
+        "--tasks",
+        action="store_true",
+        help="serve each request in its own asyncio task, as servers do (default: await it)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the streamed-memory check")
     parser.add_argument("--snapshot", type=Path, help="also write the JSON to this path")
     args = parser.parse_args(argv)
@@ -387,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rounds and --batch-ms must be positive")
     global _clock
     _clock = CLOCKS[args.clock]
+    driver.TASKS = args.tasks
     only = set(args.only.split(",")) if args.only else None
     groups = [g for g in GROUPS if (only is None or g.name in only) and (g.quick or not args.quick)]
     if only is not None and len(groups) != len(only):
@@ -414,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_ms": batch_ms,
             "loop": loop_name,
             "clock": args.clock,
+            "per_request_task": args.tasks,
         },
         "groups": [],
     }
