@@ -35,8 +35,9 @@ def _refill() -> None:
     _pool.extend(out.decode().split())
 
 
-# A forked child must not hand out the IDs its parent has already been given.
-os.register_at_fork(after_in_child=_pool.clear)
+# A forked child starts with an empty batch: the IDs left in the parent's stay the parent's.
+if hasattr(os, "register_at_fork"):  # not on Windows, where there is no fork
+    os.register_at_fork(after_in_child=_pool.clear)
 
 
 def uuid4_hex() -> str:
