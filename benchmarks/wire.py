@@ -360,8 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     if only is not None and len(groups) != len(only):
         parser.error(f"unknown group in --only; groups: {', '.join(g.name for g in GROUPS)}")
 
-    cpus = sorted(os.sched_getaffinity(0))
-    pin = not args.no_pin and len(cpus) >= 2
+    can_pin = hasattr(os, "sched_getaffinity")  # Linux
+    cpus = sorted(os.sched_getaffinity(0)) if can_pin else [0]
+    pin = can_pin and not args.no_pin and len(cpus) >= 2
     results: dict[str, Any] = {
         "kind": "wire",
         "machine": machine(),
