@@ -66,7 +66,11 @@ def _target(t: dict[str, Any]) -> list[str]:
     else:
         sign = ">=" if t.get("at_least") else "<" if t.get("strict") else "<="
         limit, measured = f"{sign} {t['limit']:.2f}x", f"{t['measured']:.2f}x"
-    return [t["name"], limit, measured, "met" if t["met"] else "not met"]
+    if t.get("saturated") is False:
+        verdict = "inconclusive (server not saturated)"
+    else:
+        verdict = "met" if t["met"] else "not met"
+    return [t["name"], limit, measured, verdict]
 
 
 def _machine(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
