@@ -427,7 +427,11 @@ class EnvelopeMiddleware:
                 exc.add_note(f"request_id: {request_id}")
                 if not responder.started:
                     await responder.send_error(error)
+                del error
                 raise
             await responder.send_error(error)
+            # exc's traceback holds this frame: a local still pointing at exc (an ApiError is
+            # its own error) would make a reference cycle that only the cyclic GC frees.
+            del error
         finally:
             current_scope.reset(token)

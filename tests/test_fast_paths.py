@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import re
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from opsgenie_envelope import EnvelopeMiddleware, _negotiation, _request_id, uuid4_hex
 from opsgenie_envelope._middleware import SPLICE_COPY_LIMIT
 from opsgenie_envelope._render import format_took
+from tests.apps import starlette_app
 from tests.conftest import call_asgi, header
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -136,3 +138,19 @@ async def test_large_json_body_is_sent_around_not_copied() -> None:
     envelope = orjson.loads(whole)
     assert envelope["data"] == list(range(SPLICE_COPY_LIMIT // 4))
     assert header(start, b"x-request-id") == [envelope["requestId"].encode()]
+
+
+@pytest.mark.anyio
+async def test_rendered_errors_leave_no_reference_cycles() -> None:
+    """An error rendered from a raised ApiError is freed at once, not by the cyclic GC."""
+    app = starlette_app()
+    await call_asgi(app, "/fail/not-found")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            sent = await call_asgi(app, "/fail/not-found")
+            assert sent[0]["status"] == 404
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
