@@ -89,7 +89,10 @@ GROUPS: tuple[Group, ...] = (
     Group(
         "tiny",
         "~100 B JSON, Starlette",
-        tuple(Case(v) for v in ("bare", "noop", "correlation", "basehttp", "handler", "ours")),
+        tuple(
+            Case(v)
+            for v in ("bare", "noop", "headers", "correlation", "basehttp", "handler", "ours")
+        ),
     ),
     Group("error", "error path (404), Starlette", (Case("error-bare"), Case("error-ours"))),
     Group("fastapi", "~100 B JSON, FastAPI", (Case("fastapi-bare"), Case("fastapi-ours"))),

@@ -21,7 +21,7 @@ from benchmarks.stats import markdown_table
 __all__ = ["main", "render"]
 
 LATEST = Path(__file__).resolve().parent / "latest"
-_ROWS = ("bare", "noop", "correlation", "basehttp", "handler", "ours")
+_ROWS = ("bare", "noop", "headers", "correlation", "basehttp", "handler", "ours")
 
 
 def _cases(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -4,6 +4,8 @@ Each variant is what a user could ship instead of (or beside) ``EnvelopeMiddlewa
 
 * ``bare``: Starlette answering ``JSONResponse(payload)``, the 1.00 every ratio is read against;
 * ``noop``: the same behind a pure-ASGI middleware that does nothing (the floor for any layer);
+* ``headers``: behind a pure-ASGI middleware that only appends two fixed headers (the floor
+  for any middleware that adds ``X-Request-ID`` and ``X-Response-Time``);
 * ``correlation``: behind asgi-correlation-id (``X-Request-ID`` header only, no envelope);
 * ``basehttp``: behind a typical hand-written ``BaseHTTPMiddleware`` envelope that collects,
   parses and re-serialises the body;
@@ -34,7 +36,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware, NotFound
 
@@ -101,6 +103,26 @@ class NoopMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
+
+
+class TwoHeadersMiddleware:
+    """A pure-ASGI middleware that appends two fixed headers to every response start."""
+
+    HEADERS = (
+        (b"x-request-id", b"8a88410f-3129-483d-87b7-b09ffdb1ac2c"),
+        (b"x-response-time", b"0.0"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class NaiveEnvelopeMiddleware(BaseHTTPMiddleware):
@@ -216,6 +238,12 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         Variant("bare", "bare Starlette", PATH, _starlette()),
         Variant("noop", "no-op pure-ASGI middleware", PATH, _starlette(Middleware(NoopMiddleware))),
+        Variant(
+            "headers",
+            "pure-ASGI middleware adding two fixed headers",
+            PATH,
+            _starlette(Middleware(TwoHeadersMiddleware)),
+        ),
         Variant(
             "correlation",
             "asgi-correlation-id (ID header only)",

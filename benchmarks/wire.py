@@ -79,7 +79,10 @@ GROUPS: tuple[Group, ...] = (
     Group(
         "tiny",
         "~100 B JSON, Starlette",
-        tuple(Server(v) for v in ("bare", "noop", "correlation", "basehttp", "handler", "ours")),
+        tuple(
+            Server(v)
+            for v in ("bare", "noop", "headers", "correlation", "basehttp", "handler", "ours")
+        ),
         quick=("bare", "correlation", "ours"),
     ),
     Group("10k", "10 KB JSON, Starlette", (Server("bare", "10k"), Server("ours", "10k"))),
