@@ -12,7 +12,7 @@ on that one thread, so the two agree on an idle machine.
 
 Run from the repository root::
 
-    python -m benchmarks.inprocess            # full run, a few minutes
+    python -m benchmarks.inprocess            # full run, about 90 s
     python -m benchmarks.inprocess --quick    # smoke run, well under a minute
 """
 

@@ -11,7 +11,7 @@ server's core, so it is the steadier cost on a busy machine.
 Needs ``wrk`` (Debian/Ubuntu: ``sudo apt-get install wrk``; macOS: ``brew install wrk``).
 Run from the repository root::
 
-    python -m benchmarks.wire            # full run, about 7 minutes
+    python -m benchmarks.wire            # full run, about 8 minutes
     python -m benchmarks.wire --quick    # smoke run, under a minute
 
 Every server started is stopped by its PID, also on error or Ctrl-C.
