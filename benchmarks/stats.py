@@ -84,6 +84,13 @@ def _wrk_version() -> str | None:
     return first[0].split(" [")[0] if first else None
 
 
+def _module_name() -> str:
+    """``benchmarks.inprocess`` for ``python -m benchmarks.inprocess`` (no local paths)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return spec.name if spec is not None else Path(sys.argv[0]).stem
+
+
 def machine() -> dict[str, Any]:
     """Describe the machine and software a run measured, and when."""
     versions: dict[str, str | None] = {}
@@ -105,7 +112,7 @@ def machine() -> dict[str, Any]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "load_average_at_start": [round(x, 2) for x in load],
         "versions": versions,
-        "argv": sys.argv,
+        "command": " ".join(["python -m", _module_name(), *sys.argv[1:]]),
     }
 
 
