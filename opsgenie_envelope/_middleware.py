@@ -21,6 +21,8 @@ from ._framework import error_from_exception, error_from_response
 from ._negotiation import accepts_json, is_json_media_type
 from ._render import (
     DATA_PREFIX,
+    JSON_FIRST_BYTES,
+    JSON_LAST_BYTES,
     MessageKey,
     format_took,
     is_plausible_json,
@@ -37,10 +39,17 @@ logger = logging.getLogger("opsgenie_envelope")
 MAX_ERROR_BODY = 64 * 1024
 """Largest error body read to find its message; the rest is dropped (the default message wins)."""
 
+SPLICE_COPY_LIMIT = 256 * 1024
+"""Largest JSON body copied into one envelope message; a larger one is sent between the
+envelope's prefix and suffix as three messages, so its bytes are never copied."""
+
 _PASS, _WRAP, _ERROR = 0, 1, 2
 _MAX_ACCEPT = 4096
 _NO_BODY_STATUSES = frozenset({204, 304})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_REQUEST_HEADERS = frozenset(
+    {b"accept", b"x-request-id", b"content-type", b"content-length", b"transfer-encoding"}
+)
 _DROP = frozenset({b"content-length", b"x-request-id", b"x-response-time"})
 _JSON_HEADERS = (b"content-type", b"application/json")
 _ENVELOPE_MARK = b'"requestId":'
@@ -59,7 +68,6 @@ class _Responder:
         "body_parts",
         "body_size",
         "excluded",
-        "head",
         "headers",
         "length",
         "media",
@@ -75,6 +83,15 @@ class _Responder:
         "suffix",
         "took",
     )
+    # Set once the start is held back (see _on_start), only for the mode that reads them.
+    headers: list[tuple[bytes, bytes]]
+    length: bytes | None  # the app's Content-Length, read only when needed
+    took: bytes
+    opened: bool  # the envelope's prefix went out (streamed body)
+    suffix: bytes
+    media: bytes
+    body_parts: list[bytes]
+    body_size: int
 
     def __init__(
         self,
@@ -93,16 +110,7 @@ class _Responder:
         self.message_key = message_key
         self.mode = _PASS
         self.started = False  # http.response.start went to the server
-        self.opened = False  # the envelope's prefix went out (streamed body)
         self.start: Message | None = None
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.length: int | None = None
-        self.head = False
-        self.media = b""
-        self.took = b"0.0"
-        self.suffix = b""
-        self.body_parts: list[bytes] = []
-        self.body_size = 0
 
     async def send(self, message: Message) -> None:
         """The ``send`` the app sees."""
@@ -111,19 +119,39 @@ class _Responder:
             if self.mode == _PASS:
                 await self.send_(message)
             elif self.mode == _WRAP:
-                await self._wrap_body(message)
+                body: bytes = message.get("body", b"")
+                if (
+                    body
+                    and not message.get("more_body", False)
+                    and not self.opened
+                    and body[0] in JSON_FIRST_BYTES
+                    and body[-1] in JSON_LAST_BYTES
+                    and not body.startswith(DATA_PREFIX)
+                ):
+                    # The common case, one whole JSON body: splice it in without more frames.
+                    if len(body) > SPLICE_COPY_LIMIT:
+                        await self._send_around(message, body)
+                        return
+                    out = b"".join((DATA_PREFIX, body, self.suffix))  # one copy, not two
+                    await self.send_(self._start_message(len(out)))
+                    message["body"] = out
+                    await self.send_(message)
+                else:
+                    await self._wrap_body(message)
             else:
                 await self._error_body(message)
         elif kind == "http.response.start":
-            await self._on_start(message)
+            if self._on_start(message):
+                await self.send_(message)
         else:
             if self.start is not None and not self.started:
                 # A body we cannot see (``http.response.pathsend``, ...): send as it is.
                 self.mode = _PASS
-                await self._send_start(self.length)
+                await self.send_(self._start_message(self._length()))
             await self.send_(message)
 
-    async def _on_start(self, message: Message) -> None:
+    def _on_start(self, message: Message) -> bool:
+        """Fix the start's headers; tell whether it goes out now (else it is held back)."""
         self.took = took = format_took(perf_counter() - self.started_at)
         status: int = message["status"]
         headers: list[tuple[bytes, bytes]] = []
@@ -144,7 +172,8 @@ class _Responder:
         if self.excluded or encoded or status < 200 or status in _NO_BODY_STATUSES:
             mode = _PASS
         elif status < 300:
-            mode = _WRAP if is_json_media_type(content_type) else _PASS
+            json = content_type == _JSON_HEADERS[1] or is_json_media_type(content_type)
+            mode = _WRAP if json else _PASS
         else:
             mode = _ERROR if status >= 400 else _PASS
         self.mode = mode
@@ -155,22 +184,29 @@ class _Responder:
             headers.append((b"x-response-time", took))
             message["headers"] = headers
             self.started = True
-            await self.send_(message)
-            return
+            return True
         # Hold the start back until the body shows what the envelope must be.
         self.start = message
         self.headers = headers
-        self.length = int(length) if length is not None and length.isdigit() else None
-        self.head = self.scope["method"] == "HEAD"
+        self.length = length
         if mode == _WRAP:
+            self.opened = False
             extras = self.scope.get(EXTRAS_KEY)
             self.suffix = success_suffix(
                 render_extras(extras, self.message_key) if extras else b"", took, self.request_id
             )
         else:
             self.media = content_type.split(b";", 1)[0].strip().lower()
+            self.body_parts = []
+            self.body_size = 0
+        return False
 
-    async def _send_start(self, length: int | None) -> None:
+    def _length(self) -> int | None:
+        length = self.length
+        return int(length) if length is not None and length.isdigit() else None
+
+    def _start_message(self, length: int | None) -> Message:
+        """The held-back start, with its final headers."""
         assert self.start is not None
         headers = self.headers
         if length is not None:
@@ -179,7 +215,16 @@ class _Responder:
         headers.append((b"x-response-time", self.took))
         self.start["headers"] = headers
         self.started = True
-        await self.send_(self.start)
+        return self.start
+
+    async def _send_around(self, message: Message, body: bytes) -> None:
+        """Send a large body as prefix, the app's own message, suffix: no copy of the body."""
+        suffix = self.suffix
+        await self.send_(self._start_message(len(DATA_PREFIX) + len(body) + len(suffix)))
+        await self.send_({"type": "http.response.body", "body": DATA_PREFIX, "more_body": True})
+        message["more_body"] = True
+        await self.send_(message)
+        await self.send_({"type": "http.response.body", "body": suffix, "more_body": False})
 
     async def _wrap_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
@@ -195,24 +240,24 @@ class _Responder:
             if not is_plausible_json(body, whole=False):
                 # Not JSON whatever its label says: pass the stream through untouched.
                 self.mode = _PASS
-                await self._send_start(self.length)
+                await self.send_(self._start_message(self._length()))
                 await self.send_(message)
                 return
             # A stream: open the envelope now, close it with the last chunk.
-            length = self.length
+            length = self._length()
             if length is not None:
                 length += len(DATA_PREFIX) + len(self.suffix)
-            await self._send_start(length)
+            await self.send_(self._start_message(length))
             self.opened = True
             message["body"] = DATA_PREFIX + body
             await self.send_(message)
             return
-        if not body and self.head and self.length:
+        if not body and self.scope["method"] == "HEAD" and (declared := self._length()):
             # HEAD answered without the body: announce what the GET would send.
-            await self._send_start(self.length + len(DATA_PREFIX) + len(self.suffix))
+            await self.send_(self._start_message(declared + len(DATA_PREFIX) + len(self.suffix)))
             await self.send_(message)
             return
-        if body[:8] == DATA_PREFIX and _ENVELOPE_MARK in body:
+        if body.startswith(DATA_PREFIX) and _ENVELOPE_MARK in body:
             out = body  # already an envelope: left as it is
         elif not is_plausible_json(body):
             logger.error(
@@ -222,8 +267,8 @@ class _Responder:
             await self.send_error(InternalServerError())
             return
         else:
-            out = DATA_PREFIX + (body or b"null") + self.suffix
-        await self._send_start(len(out))
+            out = b"".join((DATA_PREFIX, body or b"null", self.suffix))
+        await self.send_(self._start_message(len(out)))
         message["body"] = out
         await self.send_(message)
 
@@ -351,6 +396,8 @@ class EnvelopeMiddleware:
         content_type: bytes | None = None
         has_body = False
         for name, value in scope["headers"]:
+            if name not in _REQUEST_HEADERS:
+                continue  # most headers: one set lookup instead of five comparisons
             if name == b"accept":
                 accept = value if accept is None else b",".join((accept[:_MAX_ACCEPT], value))
             elif name == b"x-request-id":
@@ -421,7 +468,11 @@ class EnvelopeMiddleware:
                 exc.add_note(f"request_id: {request_id}")
                 if not responder.started:
                     await responder.send_error(error)
+                del error
                 raise
             await responder.send_error(error)
+            # exc's traceback holds this frame: a local still pointing at exc (an ApiError is
+            # its own error) would make a reference cycle that only the cyclic GC frees.
+            del error
         finally:
             current_scope.reset(token)

@@ -5,6 +5,11 @@ from __future__ import annotations
 __all__ = ["accepts_json", "is_json_media_type"]
 
 _MAX_ACCEPT = 4096
+_CACHE_SIZE = 256
+_CACHE_MAX_LEN = 256
+# Clients send the same few Accept values over and over: remember the answer for the first
+# 256 distinct short ones (bounded, so odd values cannot grow it; dict access is atomic).
+_accept_cache: dict[bytes, bool] = {}
 
 
 def is_json_media_type(content_type: bytes) -> bool:
@@ -28,6 +33,17 @@ def _quality(params: list[bytes]) -> float:
 
 
 def accepts_json(accept: bytes) -> bool:
+    """Tell whether an ``Accept`` header value allows ``application/json`` (cached)."""
+    known = _accept_cache.get(accept)
+    if known is not None:
+        return known
+    answer = _accepts_json(accept)
+    if len(accept) <= _CACHE_MAX_LEN and len(_accept_cache) < _CACHE_SIZE:
+        _accept_cache[accept] = answer
+    return answer
+
+
+def _accepts_json(accept: bytes) -> bool:
     """Tell whether an ``Accept`` header value allows ``application/json``.
 
     The most specific matching range decides (``application/json`` over ``application/*``

@@ -13,6 +13,8 @@ import orjson
 
 __all__ = [
     "DATA_PREFIX",
+    "JSON_FIRST_BYTES",
+    "JSON_LAST_BYTES",
     "MessageKey",
     "format_took",
     "is_plausible_json",
@@ -26,8 +28,12 @@ MessageKey = Literal["message", "result", "both"]
 
 DATA_PREFIX = b'{"data":'
 _EXTRA_ORDER = ("expandable", "paging", "totalCount")
-_JSON_FIRST = frozenset(b'{["-0123456789tfn')
-_JSON_LAST = frozenset(b'}]"0123456789el')
+# ``took`` under one second, by milliseconds: what ``repr(round(seconds, 3))`` gives.
+_TOOK = [repr(ms / 1000).encode() for ms in range(1000)]
+JSON_FIRST_BYTES = frozenset(b'{["-0123456789tfn')
+"""Bytes a JSON value can start with."""
+JSON_LAST_BYTES = frozenset(b'}]"0123456789el')
+"""Bytes a JSON value can end with."""
 _WHITESPACE = b" \t\r\n"
 
 
@@ -43,11 +49,17 @@ def is_plausible_json(body: bytes, whole: bool = True) -> bool:
         body = body.strip(_WHITESPACE)
         if not body:
             return True
-    return body[0] in _JSON_FIRST and (not whole or body[-1] in _JSON_LAST)
+    return body[0] in JSON_FIRST_BYTES and (not whole or body[-1] in JSON_LAST_BYTES)
 
 
 def format_took(seconds: float) -> bytes:
     """Render a duration as a JSON number rounded to 3 decimals: ``0.005``, ``0.302``, ``0.0``."""
+    if seconds > 0.0:
+        ms = seconds * 1000.0
+        rounded = round(ms)
+        # Near a half millisecond the product's rounding error could tip it: ask round().
+        if rounded < 1000 and abs(ms - rounded) < 0.4999:
+            return _TOOK[rounded]
     return repr(round(seconds, 3) if seconds > 0.0 else 0.0).encode()
 
 

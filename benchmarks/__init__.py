@@ -1,0 +1,1 @@
+"""Benchmarks: ``inprocess.py`` drives ASGI apps directly, ``wire.py`` loads real servers."""

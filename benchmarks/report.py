@@ -1,0 +1,176 @@
+"""Print the README's "Performance" section from the committed benchmark snapshots.
+
+    python -m benchmarks.report                      # benchmarks/latest/{inprocess,wire}.json
+    python -m benchmarks.report --inprocess A.json --wire B.json
+
+The snapshots are written by ``python -m benchmarks.inprocess --snapshot
+benchmarks/latest/inprocess.json`` and ``python -m benchmarks.wire --snapshot
+benchmarks/latest/wire.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stats import markdown_table
+
+__all__ = ["main", "render"]
+
+LATEST = Path(__file__).resolve().parent / "latest"
+_ROWS = ("bare", "noop", "headers", "correlation", "basehttp", "handler", "ours")
+
+
+def _cases(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["key"]: c for g in results["groups"] for c in g["cases"]}
+
+
+def _servers(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["key"]: s for g in results["groups"] for s in g["servers"]}
+
+
+def _time(us: float) -> str:
+    return f"{us / 1000:,.1f} ms" if us >= 1000 else f"{us:,.1f} us"
+
+
+def _in(cases: dict[str, dict[str, Any]], key: str, base: str) -> str:
+    case = cases.get(key)
+    if case is None:
+        return "-"
+    if key == base:
+        return f"1.00 ({_time(case['us_per_request']['median'])})"
+    return f"{case['ratio']['median']:.2f}x"
+
+
+def _wire(servers: dict[str, dict[str, Any]], key: str, base: str, metric: str) -> str:
+    server = servers.get(key)
+    if server is None:
+        return "-"
+    if key == base:
+        value = server[metric]["median"]
+        shown = {"rps": f"{value:,.0f}/s", "p99": f"{value:.2f} ms"}.get(metric, f"{value:.0f} us")
+        return f"1.00 ({shown})"
+    return f"{server[f'{metric}_ratio']['median']:.2f}x"
+
+
+def _bold(label: str, cells: list[str], ours: bool) -> list[str]:
+    return [f"**{c}**" if ours and c != "-" else c for c in [label, *cells]]
+
+
+def _target(t: dict[str, Any]) -> list[str]:
+    if t.get("unit") == "bytes":
+        limit, measured = f"< {t['limit'] / 1024:,.0f} KiB", f"{t['measured'] / 1024:+,.1f} KiB"
+    else:
+        sign = ">=" if t.get("at_least") else "<" if t.get("strict") else "<="
+        limit, measured = f"{sign} {t['limit']:.2f}x", f"{t['measured']:.2f}x"
+    if t.get("saturated") is False:
+        verdict = "inconclusive (server not saturated)"
+    else:
+        verdict = "met" if t["met"] else "not met"
+    return [t["name"], limit, measured, verdict]
+
+
+def _machine(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
+    m = inproc["machine"]
+    v = m["versions"]
+    text = (
+        f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), {m['os']}, {m['python']}; "
+        f"Starlette {v['starlette']}, FastAPI {v['fastapi']}, orjson {v['orjson']}, "
+        f"asgi-correlation-id {v['asgi-correlation-id']}"
+    )
+    if wire is not None:
+        w = wire["machine"]["versions"]
+        s = wire["settings"]
+        text += (
+            f"; uvicorn {w['uvicorn']} (1 worker, httptools {w['httptools']}, uvloop "
+            f"{w['uvloop']}, no access log) loaded by {w['wrk']} with {s['connections']} "
+            f"connections, {s['rounds']} rounds of {s['seconds']} s per server"
+        )
+    return text + ". The machine is shared and noisy: ratios are medians of same-round pairs."
+
+
+def render(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
+    """The Markdown section."""
+    cases = _cases(inproc)
+    servers = _servers(wire) if wire is not None else {}
+    labels = {c["variant"]: c["label"] for c in cases.values()}
+    out = ["## Performance", "", _machine(inproc, wire), ""]
+    out.append(
+        "In-process columns: time per request relative to bare Starlette answering the same "
+        "JSON (lower is better; the app is driven directly, no sockets). Over-the-wire "
+        "columns: requests/s, p99 latency and the server's CPU time per request relative to "
+        "bare Starlette (for requests/s higher is better)."
+    )
+    out.append("")
+    rows = []
+    for variant in _ROWS:
+        cells = [
+            _in(cases, f"{variant}@tiny", "bare@tiny"),
+            _in(cases, f"{variant}@10k", "bare@10k"),
+            _in(cases, f"{variant}@1m", "bare@1m"),
+            _wire(servers, f"{variant}@tiny", "bare@tiny", "rps"),
+            _wire(servers, f"{variant}@tiny", "bare@tiny", "p99"),
+            _wire(servers, f"{variant}@tiny", "bare@tiny", "cpu_us"),
+            _wire(servers, f"{variant}@10k", "bare@10k", "rps"),
+        ]
+        rows.append(_bold(labels.get(variant, variant), cells, variant == "ours"))
+    headers = ["variant", "~100 B", "10 KB", "1 MB", "wire req/s", "wire p99", "wire CPU/req"]
+    headers.append("wire req/s 10 KB")
+    out.append(markdown_table(headers, rows))
+    out.append("")
+    rows = []
+    for base, ours in (("error-bare", "error-ours"), ("fastapi-bare", "fastapi-ours")):
+        for variant in (base, ours):
+            cells = [
+                _in(cases, f"{variant}@tiny", f"{base}@tiny"),
+                _wire(servers, f"{variant}@tiny", f"{base}@tiny", "rps"),
+                _wire(servers, f"{variant}@tiny", f"{base}@tiny", "p99"),
+            ]
+            rows.append(_bold(labels.get(variant, variant), cells, variant == ours))
+    out.append(markdown_table(["variant", "in-process", "wire req/s", "wire p99"], rows))
+    targets = inproc.get("targets", []) + (wire.get("targets", []) if wire is not None else [])
+    if targets:
+        out.append("")
+        out.append("Targets (same-run median ratios):")
+        out.append("")
+        out.append(
+            markdown_table(["target", "limit", "measured", ""], [_target(t) for t in targets])
+        )
+    memory = inproc.get("memory")
+    if memory:
+        small, large = memory["sizes_mb"]
+        peaks = memory["peak_bytes"]
+        out.append("")
+        out.append(
+            f"A JSON body streamed in {memory['chunk_bytes'] // 1024} KB chunks is wrapped as it "
+            f"streams: peak memory (tracemalloc) through the middleware is "
+            f"{peaks['ours'][f'{small}MB'] / 1024:,.0f} KiB for {small} MB and "
+            f"{peaks['ours'][f'{large}MB'] / 1024:,.0f} KiB for {large} MB "
+            f"(bare Starlette: {peaks['bare'][f'{large}MB'] / 1024:,.0f} KiB)."
+        )
+    out.append("")
+    out.append(
+        'Reproduce with `pip install -e ".[bench]"`, `apt-get install wrk`, then '
+        "`python -m benchmarks.inprocess` and `python -m benchmarks.wire` "
+        "(see `benchmarks/README.md`)."
+    )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the section."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--inprocess", type=Path, default=LATEST / "inprocess.json")
+    parser.add_argument("--wire", type=Path, default=LATEST / "wire.json")
+    args = parser.parse_args(argv)
+    inproc = json.loads(args.inprocess.read_text(encoding="utf-8"))
+    wire = json.loads(args.wire.read_text(encoding="utf-8")) if args.wire.exists() else None
+    print(render(inproc, wire))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

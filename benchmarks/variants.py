@@ -1,0 +1,325 @@
+"""The apps every benchmark compares: one route each, answering the same payload.
+
+Each variant is what a user could ship instead of (or beside) ``EnvelopeMiddleware``:
+
+* ``bare``: Starlette answering ``JSONResponse(payload)``, the 1.00 every ratio is read against;
+* ``noop``: the same behind a pure-ASGI middleware that does nothing (the floor for any layer);
+* ``headers``: behind a pure-ASGI middleware that only appends two fixed headers (the floor
+  for any middleware that adds ``X-Request-ID`` and ``X-Response-Time``);
+* ``correlation``: behind asgi-correlation-id (``X-Request-ID`` header only, no envelope);
+* ``basehttp``: behind a typical hand-written ``BaseHTTPMiddleware`` envelope that collects,
+  parses and re-serialises the body;
+* ``handler``: a handler that builds the envelope and headers itself;
+* ``ours``: behind :class:`~opsgenie_envelope.EnvelopeMiddleware`;
+* ``error-bare`` / ``error-ours``: the route raises; a plain Starlette exception handler renders
+  ``{"message": ...}`` vs our middleware rendering a raised ``NotFound``;
+* ``fastapi-bare`` / ``fastapi-ours``: a FastAPI route returning the payload, without and with us.
+
+``stream_app`` builds a multi-chunk JSON stream (for the peak-memory check).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opsgenie_envelope import EnvelopeMiddleware, NotFound
+
+__all__ = [
+    "ERROR_PATH",
+    "PATH",
+    "SIZES",
+    "VARIANTS",
+    "Variant",
+    "build",
+    "payload",
+    "payload_bytes",
+    "stream_app",
+]
+
+PATH = "/payload"
+ERROR_PATH = "/error"
+ERROR_MESSAGE = "Alert does not exist"
+
+SIZES: dict[str, int] = {"tiny": 100, "10k": 10 * 1024, "1m": 1024 * 1024}
+"""Payload sizes by name: the JSON the handler answers is about this many bytes."""
+
+_ALERT = {
+    "id": "70413a06-38d6-4c85-92b8-5ebc900d42e2",
+    "message": "Our servers are in danger",
+    "priority": "P1",
+}
+
+
+def payload(size: str) -> Any:
+    """The payload of about ``SIZES[size]`` bytes: one alert, or a list of alerts."""
+    target = SIZES[size]
+    if target <= 200:
+        return dict(_ALERT)
+
+    def item(i: int) -> dict[str, Any]:
+        return {
+            "id": f"70413a06-38d6-4c85-92b8-{i:012x}",
+            "message": "Our servers are in danger",
+            "priority": "P1",
+            "count": i,
+            "tags": ["db", "prod"],
+        }
+
+    one = len(payload_json(item(0)))
+    return [item(i) for i in range(max(1, round((target - 2) / (one + 1))))]
+
+
+def payload_json(value: Any) -> bytes:
+    """Serialise as Starlette's ``JSONResponse`` does."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def payload_bytes(size: str) -> bytes:
+    """The payload of ``size``, serialised once."""
+    return payload_json(payload(size))
+
+
+class NoopMiddleware:
+    """A pure-ASGI middleware that only passes the call on: what any extra layer costs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class TwoHeadersMiddleware:
+    """A pure-ASGI middleware that appends two fixed headers to every response start."""
+
+    HEADERS = (
+        (b"x-request-id", b"8a88410f-3129-483d-87b7-b09ffdb1ac2c"),
+        (b"x-response-time", b"0.0"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class NaiveEnvelopeMiddleware(BaseHTTPMiddleware):
+    """The envelope as it is typically hand-written: collect, parse, wrap, re-serialise."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        response = await call_next(request)
+        chunks: list[bytes] = []
+        async for chunk in response.body_iterator:  # type: ignore[attr-defined]
+            chunks.append(chunk if isinstance(chunk, bytes) else str(chunk).encode())
+        body = b"".join(chunks)
+        took = round(time.perf_counter() - started, 3)
+        headers = {
+            k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")
+        }
+        headers["x-request-id"] = request_id
+        headers["x-response-time"] = str(took)
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return Response(
+                body,
+                status_code=response.status_code,
+                headers=headers,
+                media_type=response.headers.get("content-type"),
+            )
+        data = json.loads(body) if body else None
+        if response.status_code < 400:
+            envelope: dict[str, Any] = {"data": data}
+        else:
+            envelope = data if isinstance(data, dict) else {"message": "error"}
+        envelope["took"] = took
+        envelope["requestId"] = request_id
+        return JSONResponse(envelope, status_code=response.status_code, headers=headers)
+
+
+def _payload_route(size: str, raw: bool) -> Route:
+    if raw:
+        body = payload_bytes(size)
+
+        async def answer_raw(request: Request) -> Response:
+            return Response(body, media_type="application/json")
+
+        return Route(PATH, answer_raw)
+    value = payload(size)
+
+    async def answer(request: Request) -> Response:
+        return JSONResponse(value)
+
+    return Route(PATH, answer)
+
+
+def _handler_route(size: str) -> Route:
+    value = payload(size)
+
+    async def answer(request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        took = round(time.perf_counter() - started, 3)
+        return JSONResponse(
+            {"data": value, "took": took, "requestId": request_id},
+            headers={"x-request-id": request_id, "x-response-time": str(took)},
+        )
+
+    return Route(PATH, answer)
+
+
+async def _raise_http(request: Request) -> Response:
+    raise HTTPException(404, ERROR_MESSAGE)
+
+
+async def _raise_ours(request: Request) -> Response:
+    raise NotFound(ERROR_MESSAGE)
+
+
+async def _render_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"message": exc.detail}, status_code=exc.status_code)
+
+
+def _fastapi(size: str, ours: bool) -> FastAPI:
+    app = FastAPI()
+    if ours:
+        app.add_middleware(EnvelopeMiddleware)
+    value: dict[str, Any] = payload(size)
+
+    @app.get(PATH)
+    async def answer() -> dict[str, Any]:
+        return value
+
+    return app
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A benchmark variant: its name, what it is, the path to request, how to build it."""
+
+    name: str
+    label: str
+    path: str
+    build: Callable[[str, bool], ASGIApp]
+
+
+def _starlette(*middleware: Middleware) -> Callable[[str, bool], ASGIApp]:
+    def make(size: str, raw: bool) -> ASGIApp:
+        return Starlette(routes=[_payload_route(size, raw)], middleware=list(middleware))
+
+    return make
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("bare", "bare Starlette", PATH, _starlette()),
+        Variant("noop", "no-op pure-ASGI middleware", PATH, _starlette(Middleware(NoopMiddleware))),
+        Variant(
+            "headers",
+            "pure-ASGI middleware adding two fixed headers",
+            PATH,
+            _starlette(Middleware(TwoHeadersMiddleware)),
+        ),
+        Variant(
+            "correlation",
+            "asgi-correlation-id (ID header only)",
+            PATH,
+            _starlette(Middleware(CorrelationIdMiddleware)),
+        ),
+        Variant(
+            "basehttp",
+            "hand-written BaseHTTPMiddleware envelope",
+            PATH,
+            _starlette(Middleware(NaiveEnvelopeMiddleware)),
+        ),
+        Variant(
+            "handler",
+            "envelope built in the handler",
+            PATH,
+            lambda size, raw: Starlette(routes=[_handler_route(size)]),
+        ),
+        Variant("ours", "EnvelopeMiddleware", PATH, _starlette(Middleware(EnvelopeMiddleware))),
+        Variant(
+            "error-bare",
+            "error: Starlette exception handler, JSON body",
+            ERROR_PATH,
+            lambda size, raw: Starlette(
+                routes=[Route(ERROR_PATH, _raise_http)],
+                exception_handlers={HTTPException: _render_http_error},
+            ),
+        ),
+        Variant(
+            "error-ours",
+            "error: EnvelopeMiddleware renders NotFound",
+            ERROR_PATH,
+            lambda size, raw: Starlette(
+                routes=[Route(ERROR_PATH, _raise_ours)],
+                middleware=[Middleware(EnvelopeMiddleware)],
+            ),
+        ),
+        Variant("fastapi-bare", "bare FastAPI", PATH, lambda size, raw: _fastapi(size, False)),
+        Variant(
+            "fastapi-ours",
+            "FastAPI + EnvelopeMiddleware",
+            PATH,
+            lambda size, raw: _fastapi(size, True),
+        ),
+    )
+}
+
+
+def build(name: str, size: str = "tiny", raw: bool = False) -> ASGIApp:
+    """Build variant ``name`` answering the payload of ``size`` (``raw``: pre-serialised bytes)."""
+    return VARIANTS[name].build(size, raw)
+
+
+CHUNK = 64 * 1024
+"""Size of one chunk of the streamed JSON body."""
+
+
+def stream_app(total: int, ours: bool) -> ASGIApp:
+    """An app streaming a JSON array of about ``total`` bytes in ``CHUNK``-sized chunks.
+
+    The chunks are produced as they are sent (one block object, reused): the app itself never
+    holds the body, so a peak that grows with ``total`` can only come from a middleware.
+    """
+    one = payload_json(payload("tiny"))
+    block = b",".join([one] * max(1, CHUNK // (len(one) + 1)))
+    first, more = b"[" + block, b"," + block
+    count = max(1, total // len(block))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield first
+        for _ in range(count - 1):
+            yield more
+        yield b"]"
+
+    async def answer(request: Request) -> Response:
+        return StreamingResponse(chunks(), media_type="application/json")
+
+    middleware = [Middleware(EnvelopeMiddleware)] if ours else []
+    return Starlette(routes=[Route(PATH, answer)], middleware=middleware)

@@ -1,0 +1,76 @@
+"""The benchmark suite's apps answer what they claim, and its parsers read what tools print."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from benchmarks import inprocess, wire
+from benchmarks.stats import paired_ratios, summarize
+from benchmarks.variants import SIZES, VARIANTS, payload_bytes
+
+WRK_OUTPUT = """\
+Running 2s test @ http://127.0.0.1:40787/payload
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.75ms  512.33us  12.01ms   91.20%
+    Req/Sec    18.41k     1.02k   19.60k    80.00%
+  Latency Distribution
+     50%    1.70ms
+     75%    1.82ms
+     90%    2.01ms
+     99%  950.00us
+  36645 requests in 2.00s, 8.98MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+Requests/sec:  18322.50
+Transfer/sec:      4.49MB
+"""
+
+
+def test_parse_wrk_reads_rate_latency_and_errors() -> None:
+    """Requests/s, p50/p99 in ms (whatever unit wrk used), request count, socket errors."""
+    parsed = wire.parse_wrk(WRK_OUTPUT)
+    assert parsed == pytest.approx(
+        {"rps": 18322.5, "requests": 36645.0, "p50": 1.70, "p99": 0.95, "socket_errors": 3.0}
+    )
+
+
+def test_parse_wrk_refuses_output_without_a_rate() -> None:
+    """Output that is not a wrk report is an error, not a zero."""
+    with pytest.raises(RuntimeError):
+        wire.parse_wrk("connection refused")
+
+
+def test_paired_ratios_and_summary() -> None:
+    """Ratios are taken round by round; the summary gives median and quartiles."""
+    ratios = paired_ratios([2.0, 3.0, 5.0], [1.0, 2.0, 4.0])
+    assert ratios == [2.0, 1.5, 1.25]
+    summary = summarize(ratios)
+    assert summary["median"] == 1.5
+    assert summary["min"] == 1.25
+    assert summary["max"] == 2.0
+
+
+def test_payload_sizes_are_as_named() -> None:
+    """Each payload serialises to within 10% of its nominal size (tiny: under 200 B)."""
+    assert len(payload_bytes("tiny")) < 200
+    for size in ("10k", "1m"):
+        assert abs(len(payload_bytes(size)) - SIZES[size]) < SIZES[size] / 10
+
+
+@pytest.mark.parametrize("group", [g for g in inprocess.GROUPS if g.name != "1m"], ids=str)
+def test_every_benchmarked_app_answers_as_claimed(group: inprocess.Group) -> None:
+    """Each case's app answers its status, and envelopes where it claims to (else exit)."""
+    loop = asyncio.new_event_loop()
+    try:
+        for case in group.cases:
+            inprocess._check(case, case.build(), loop)
+    finally:
+        loop.close()
+
+
+def test_every_variant_is_in_a_group() -> None:
+    """No variant is defined and never measured."""
+    measured = {c.variant for g in inprocess.GROUPS for c in g.cases}
+    assert set(VARIANTS) <= measured
