@@ -350,7 +350,7 @@ class EnvelopeMiddleware:
         if not callable(app):
             raise TypeError("app must be an ASGI application")
         self.app = app
-        self.config = config or EnvelopeConfig(
+        options = EnvelopeConfig(
             generator=generator,
             trust_incoming_id=trust_incoming_id,
             validator=validator,
@@ -360,6 +360,12 @@ class EnvelopeMiddleware:
             message_key=message_key,
             debug=debug,
         )
+        if config is not None:
+            if not isinstance(config, EnvelopeConfig):
+                raise TypeError("config must be an EnvelopeConfig")
+            if options != EnvelopeConfig():
+                raise TypeError("pass either config or the options it holds, not both")
+        self.config = config or options
         cfg = self.config
         self._generate = cfg.generator or uuid4_hex
         self._check_generated = cfg.generator is not None

@@ -95,3 +95,15 @@ def test_middleware_keeps_no_request_state() -> None:
     before = dict(vars(middleware))
     asyncio.run(run(["/v2/alerts/1", "/fail/not-found", "/fail/boom", "/r/stream", "/r/created"]))
     assert vars(middleware) == before
+
+
+def test_config_and_options_together_are_refused() -> None:
+    """Options beside a config object would be ignored, so the pair is refused."""
+    with pytest.raises(TypeError, match="either config or"):
+        EnvelopeMiddleware(_app, config=EnvelopeConfig(), negotiate=False)
+
+
+def test_config_must_be_a_config() -> None:
+    """``config`` takes an EnvelopeConfig only."""
+    with pytest.raises(TypeError, match="EnvelopeConfig"):
+        EnvelopeMiddleware(_app, config={"debug": True})  # type: ignore[arg-type]
