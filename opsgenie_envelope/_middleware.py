@@ -394,7 +394,7 @@ class EnvelopeMiddleware:
             return uuid4_hex()
         return request_id
 
-    def _precheck(self, scope: Scope) -> tuple[str, ApiError | None]:
+    def _precheck(self, scope: Scope, excluded: bool) -> tuple[str, ApiError | None]:
         """Read the request headers once: the request ID, and a 406/415 when they call for it."""
         cfg = self.config
         accept: bytes | None = None
@@ -425,7 +425,7 @@ class EnvelopeMiddleware:
                 logger.warning(
                     "untrusted X-Request-ID (%d bytes) replaced by %s", len(incoming), request_id
                 )
-        if scope["path"] in self._exclude:
+        if excluded:
             return request_id, None
         if cfg.negotiate and accept is not None and not accepts_json(accept):
             return request_id, NotAcceptable()
@@ -445,19 +445,19 @@ class EnvelopeMiddleware:
         if self._read_docs_paths:
             self._resolve_docs_paths(scope)
         started_at = perf_counter()
+        path: str = scope["path"]
+        root: str | None = scope.get("root_path")
+        if root and path.startswith(root):
+            path = path[len(root) :]  # a mounted app's own URLs are relative to its mount
+        excluded = path in self._exclude
         if self._scan_headers:
-            request_id, refused = self._precheck(scope)
+            request_id, refused = self._precheck(scope, excluded)
         else:
             request_id, refused = self._new_id(), None
         scope[REQUEST_ID_KEY] = request_id
         token = current_scope.set(scope)
         responder = _Responder(
-            send,
-            scope,
-            request_id,
-            started_at,
-            scope["path"] in self._exclude,
-            self.config.message_key,
+            send, scope, request_id, started_at, excluded, self.config.message_key
         )
         try:
             if refused is not None:

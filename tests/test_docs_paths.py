@@ -123,3 +123,29 @@ async def test_urls_are_read_on_the_first_request_only(monkeypatch: pytest.Monke
         for _ in range(3):
             await client.get("/ping")
     assert calls == [app]
+
+
+async def test_docs_of_a_mounted_app_are_excluded() -> None:
+    """A FastAPI app mounted under a prefix keeps its docs untouched at the prefixed URLs."""
+    import httpx
+    from fastapi import FastAPI
+    from starlette.applications import Starlette
+
+    from opsgenie_envelope import EnvelopeMiddleware
+
+    api = FastAPI()
+    api.add_middleware(EnvelopeMiddleware)
+
+    @api.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"pong": True}
+
+    outer = Starlette()
+    outer.mount("/api", api)
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        schema = await client.get("/api/openapi.json")
+        ping_answer = await client.get("/api/ping")
+    assert "openapi" in schema.json()
+    assert "x-request-id" in schema.headers
+    assert ping_answer.json()["data"] == {"pong": True}
