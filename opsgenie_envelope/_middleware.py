@@ -133,7 +133,16 @@ class _Responder:
                         await self._send_around(message, body)
                         return
                     out = b"".join((DATA_PREFIX, body, self.suffix))  # one copy, not two
-                    await self.send_(self._start_message(len(out)))
+                    # _start_message, inlined: the held-back start with its final headers.
+                    start = self.start
+                    assert start is not None
+                    headers = self.headers
+                    headers.append((b"content-length", b"%d" % len(out)))
+                    headers.append((b"x-request-id", self.request_id))
+                    headers.append((b"x-response-time", self.took))
+                    start["headers"] = headers
+                    self.started = True
+                    await self.send_(start)
                     message["body"] = out
                     await self.send_(message)
                 else:
@@ -158,17 +167,17 @@ class _Responder:
         content_type = b""
         length: bytes | None = None
         encoded = False
-        for pair in message.get("headers", ()):
-            name = pair[0].lower()
+        for raw_name, value in message.get("headers", ()):
+            name = raw_name.lower()
             if name in _DROP:
                 if name == b"content-length":
-                    length = pair[1]
+                    length = value
                 continue
             if name == b"content-type":
-                content_type = pair[1]
+                content_type = value
             elif name == b"content-encoding":
                 encoded = True
-            headers.append((name, pair[1]))
+            headers.append((name, value))
         if self.excluded or encoded or status < 200 or status in _NO_BODY_STATUSES:
             mode = _PASS
         elif status < 300:
@@ -414,7 +423,10 @@ class EnvelopeMiddleware:
                 has_body = value.strip() not in (b"", b"0")
             elif name == b"transfer-encoding":
                 has_body = True
-        request_id = self._new_id() if incoming is None or not cfg.trust_incoming_id else ""
+        if incoming is None or not cfg.trust_incoming_id:
+            request_id = self._new_id() if self._check_generated else self._generate()
+        else:
+            request_id = ""
         if not request_id:
             assert incoming is not None
             candidate = incoming.decode("latin-1")

@@ -88,7 +88,7 @@ def render_extras(extras: Mapping[str, Any] | None, message_key: MessageKey = "m
 
 def success_suffix(extras: bytes, took: bytes, request_id: bytes) -> bytes:
     """Return what follows the payload: optional keys, ``took``, ``requestId``, ``}``."""
-    return extras + b',"took":' + took + b',"requestId":"' + request_id + b'"}'
+    return b"".join((extras, b',"took":', took, b',"requestId":"', request_id, b'"}'))
 
 
 def render_success(
