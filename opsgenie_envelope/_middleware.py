@@ -18,7 +18,7 @@ from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, docs_paths
 from ._context import EXTRAS_KEY, REQUEST_ID_KEY, current_scope
 from ._errors import ApiError, InternalServerError, NotAcceptable, UnsupportedMediaType
 from ._framework import error_from_exception, error_from_response
-from ._negotiation import accepts_json, is_json_media_type
+from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
 from ._render import (
     DATA_PREFIX,
     JSON_FIRST_BYTES,
@@ -44,7 +44,6 @@ SPLICE_COPY_LIMIT = 256 * 1024
 envelope's prefix and suffix as three messages, so its bytes are never copied."""
 
 _PASS, _WRAP, _ERROR = 0, 1, 2
-_MAX_ACCEPT = 4096
 _NO_BODY_STATUSES = frozenset({204, 304})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _REQUEST_HEADERS = frozenset(
@@ -414,7 +413,7 @@ class EnvelopeMiddleware:
             if name not in _REQUEST_HEADERS:
                 continue  # most headers: one set lookup instead of five comparisons
             if name == b"accept":
-                accept = value if accept is None else b",".join((accept[:_MAX_ACCEPT], value))
+                accept = value if accept is None else b",".join((accept[:MAX_ACCEPT], value))
             elif name == b"x-request-id":
                 incoming = value if incoming is None else b""  # several: trust none
             elif name == b"content-type":

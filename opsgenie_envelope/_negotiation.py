@@ -4,7 +4,8 @@ from __future__ import annotations
 
 __all__ = ["accepts_json", "is_json_media_type"]
 
-_MAX_ACCEPT = 4096
+MAX_ACCEPT = 4096
+"""Longest `Accept` value read; the rest of a longer one is ignored."""
 _CACHE_SIZE = 256
 _CACHE_MAX_LEN = 256
 # Clients send the same few Accept values over and over: remember the answer for the first
@@ -50,8 +51,8 @@ def _accepts_json(accept: bytes) -> bool:
     over ``*/*``); a quality of 0 rules JSON out. An empty header accepts anything. A header
     too long to be a real one (over 4 KiB) is read as its first 4 KiB.
     """
-    if len(accept) > _MAX_ACCEPT:
-        accept = accept[:_MAX_ACCEPT]
+    if len(accept) > MAX_ACCEPT:
+        accept = accept[:MAX_ACCEPT]
     if not accept.strip():
         return True
     lowered = accept.lower()
