@@ -1,8 +1,0 @@
-"""Module-level apps for servers started as separate processes by the tests."""
-
-from __future__ import annotations
-
-from tests.apps import fastapi_app, starlette_app
-
-starlette = starlette_app()
-fastapi = fastapi_app()
