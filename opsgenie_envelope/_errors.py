@@ -35,10 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
-
-if TYPE_CHECKING:  # the client is an optional extra: httpx is never imported here
-    import httpx
+from typing import Any, ClassVar
 
 __all__ = [
     "ApiError",
@@ -89,12 +86,14 @@ class ApiError(Exception):
     code: int | None = None
     default_message: ClassVar[str] = "Internal Server Error"
 
-    # Set by ``opsgenie_envelope.client`` on the errors it raises from error envelopes.
+    # Client-side context: set by ``opsgenie_envelope.client`` where it raises an error read
+    # from an error envelope (as httpx attaches ``request``/``response`` to its errors). The
+    # server side never sets them, and this module never imports the client's HTTP library.
     request_id: str | None = None
     """The envelope's ``requestId`` (client side only)."""
     took: float | None = None
     """The envelope's ``took`` in seconds (client side only)."""
-    response: httpx.Response | None = None
+    response: Any = None
     """The ``httpx.Response`` the error was read from (client side only)."""
 
     def __init__(

@@ -15,7 +15,7 @@ from opsgenie_envelope import (
     ServerError,
     TooManyRequests,
 )
-from opsgenie_envelope._client_errors import EXCERPT_CHARS
+from opsgenie_envelope.client._errors import EXCERPT_CHARS
 from opsgenie_envelope.client import NotAnEnvelope, Paging, unwrap
 
 URL = "https://api.example.com/v2/alerts"

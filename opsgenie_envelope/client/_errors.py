@@ -1,13 +1,13 @@
-"""The errors only the client raises (the tree of all it raises is in ``client.py``).
+"""The errors only the client raises (the tree of all it raises is in ``client/__init__.py``).
 
-Error envelopes raise the taxonomy of ``_errors.py`` itself; these cover the rest.
+Error envelopes raise the server taxonomy (``opsgenie_envelope._errors``) itself; these cover the rest.
 """
 
 from __future__ import annotations
 
 import httpx
 
-from ._errors import ApiError
+from .._errors import ApiError
 
 __all__ = ["EXCERPT_CHARS", "Failure", "NotAnEnvelope", "PagingError", "RetriesExhausted"]
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import orjson
 
-from ._client_errors import NotAnEnvelope
-from ._errors import ApiError, ServiceUnavailable, TooManyRequests, error_class_for
+from .._errors import ApiError, ServiceUnavailable, TooManyRequests, error_class_for
+from ._errors import NotAnEnvelope
+from ._headers import parse_seconds, retry_after
 
-__all__ = ["Envelope", "Paging", "parse_seconds", "retry_after", "unwrap"]
+__all__ = ["Envelope", "Paging", "unwrap"]
 
 _NO_BODY_STATUSES = frozenset({204, 304})
 _PAGING_KEYS = frozenset({"first", "prev", "next", "last"})
@@ -62,32 +60,6 @@ class Envelope:
     def headers(self) -> httpx.Headers:
         """The response's headers."""
         return self.response.headers
-
-
-def parse_seconds(value: str | None) -> float | None:
-    """Read a header holding a non-negative number of seconds; ``None`` when it does not."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0.0 <= seconds < float("inf") else None
-
-
-def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or an HTTP-date), or ``None``."""
-    value = headers.get("retry-after")
-    seconds = parse_seconds(value)
-    if seconds is not None or value is None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; an obsolete form may lack the zone
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _number(value: object) -> float | None:

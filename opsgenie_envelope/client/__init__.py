@@ -40,10 +40,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     ) from exc
 
 from ._client import DEFAULT_RETRY, AsyncClient, Client, RequestOptions
-from ._client_envelope import Envelope, Paging, unwrap
-from ._client_errors import NotAnEnvelope, PagingError, RetriesExhausted
-from ._client_paging import DEFAULT_MAX_PAGES
-from ._client_retry import IDEMPOTENT_METHODS, Retry
+from ._envelope import Envelope, Paging, unwrap
+from ._errors import NotAnEnvelope, PagingError, RetriesExhausted
+from ._paging import DEFAULT_MAX_PAGES
+from ._retry import IDEMPOTENT_METHODS, Retry
 
 __all__ = [
     "DEFAULT_MAX_PAGES",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from ._client_envelope import parse_seconds, retry_after
-from ._client_errors import Failure, RetriesExhausted
+from ._errors import Failure, RetriesExhausted
+from ._headers import parse_seconds, retry_after
 
 __all__ = ["IDEMPOTENT_METHODS", "Attempts", "Retry"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from ._client_envelope import Envelope
-from ._client_errors import PagingError
+from ._envelope import Envelope
+from ._errors import PagingError
 
 __all__ = ["DEFAULT_MAX_PAGES", "check_max_pages", "next_page_url", "page_items"]
 

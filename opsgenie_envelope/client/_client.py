@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 import anyio
 import httpx
 
-from ._client_envelope import Envelope, unwrap
-from ._client_errors import NotAnEnvelope
-from ._client_paging import DEFAULT_MAX_PAGES, check_max_pages, next_page_url, page_items
-from ._client_retry import Attempts, Retry
-from ._errors import ApiError
+from .._errors import ApiError
+from ._envelope import Envelope, unwrap
+from ._errors import NotAnEnvelope
+from ._paging import DEFAULT_MAX_PAGES, check_max_pages, next_page_url, page_items
+from ._retry import Attempts, Retry
 
 if TYPE_CHECKING:
     from httpx._client import UseClientDefault
