@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypedDict
 
-from ._render import MessageKey
 from ._request_id import is_valid_request_id
+from ._wire import MESSAGE_KEYS, MessageKey
 
-__all__ = ["DEFAULT_EXCLUDE_PATHS", "EnvelopeConfig", "docs_paths"]
+__all__ = [
+    "DEFAULT_EXCLUDE_PATHS",
+    "EnvelopeConfig",
+    "EnvelopeOptions",
+    "docs_paths",
+    "resolve_config",
+]
 
 DEFAULT_EXCLUDE_PATHS: frozenset[str] = frozenset(
     {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -43,7 +50,22 @@ def docs_paths(app: object) -> frozenset[str]:
     return frozenset(url for url in served if isinstance(url, str) and url.startswith("/"))
 
 
-_MESSAGE_KEYS = ("message", "result", "both")
+class EnvelopeOptions(TypedDict, total=False):
+    """The middleware's options as keywords: ``EnvelopeMiddleware(app, **options)``.
+
+    The same names, types and meanings as the fields of :class:`EnvelopeConfig` (a test
+    keeps the two in step); it types the keywords of :class:`EnvelopeMiddleware` and of
+    ``opsgenie_envelope.fastapi.install``.
+    """
+
+    generator: Callable[[], str] | None
+    trust_incoming_id: bool
+    validator: Callable[[str], bool]
+    exclude_paths: Collection[str] | None
+    negotiate: bool
+    require_json_body: bool
+    message_key: MessageKey
+    debug: bool
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,7 @@ class EnvelopeConfig:
         validator: decides whether an incoming ID is trusted (the SPEC allowlist by default).
         exclude_paths: paths answered untouched but for the two headers; ``None`` (the
             default) means the app's own documentation URLs (see :func:`docs_paths`),
-            read once, on the first request.
+            read once, on the first request. Any collection of paths; kept as a frozenset.
         negotiate: answer 406 when ``Accept`` rules out JSON.
         require_json_body: answer 415 when a request body's ``Content-Type`` is not JSON.
         message_key: render a handler's message as ``"message"``, OpsGenie's ``"result"``,
@@ -68,7 +90,7 @@ class EnvelopeConfig:
     generator: Callable[[], str] | None = None
     trust_incoming_id: bool = False
     validator: Callable[[str], bool] = is_valid_request_id
-    exclude_paths: frozenset[str] | None = None
+    exclude_paths: Collection[str] | None = None
     negotiate: bool = True
     require_json_body: bool = False
     message_key: MessageKey = "message"
@@ -82,9 +104,9 @@ class EnvelopeConfig:
         for name in ("trust_incoming_id", "negotiate", "require_json_body", "debug"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
-        if self.message_key not in _MESSAGE_KEYS:
+        if self.message_key not in MESSAGE_KEYS:
             raise ValueError(
-                f"message_key must be one of {_MESSAGE_KEYS}, got {self.message_key!r}"
+                f"message_key must be one of {tuple(MESSAGE_KEYS)}, got {self.message_key!r}"
             )
         paths: object = self.exclude_paths
         if paths is None:
@@ -98,3 +120,25 @@ class EnvelopeConfig:
                     f"exclude_paths entries must be paths starting with '/', got {path!r}"
                 )
         object.__setattr__(self, "exclude_paths", checked)
+
+
+OPTION_NAMES: frozenset[str] = frozenset(field.name for field in fields(EnvelopeConfig))
+"""The names of the options, as :class:`EnvelopeConfig` defines them."""
+
+
+def resolve_config(config: EnvelopeConfig | None, options: Mapping[str, Any]) -> EnvelopeConfig:
+    """The configuration in force: ``config`` as given, or one built from ``options``.
+
+    The one place that owns "a config or loose options, not both": giving both is a
+    ``TypeError`` (the options would be silently ignored), as is an unknown option name.
+    """
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(map(repr, unknown))}")
+    if config is None:
+        return EnvelopeConfig(**options)
+    if not isinstance(config, EnvelopeConfig):
+        raise TypeError("config must be an EnvelopeConfig")
+    if options:
+        raise TypeError("pass either config or the options it holds, not both")
+    return config

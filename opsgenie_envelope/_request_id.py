@@ -1,15 +1,28 @@
-"""Request IDs: a fast UUID4 generator and the allowlist for incoming IDs."""
+"""Request IDs: a fast UUID4 generator, the allowlist, and which ID a request gets."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from collections.abc import Callable
 
-__all__ = ["is_valid_request_id", "uuid4_hex"]
+from ._wire import REQUEST_ID_PATTERN
+
+__all__ = ["MAX_INCOMING_ID", "RequestIdPolicy", "is_valid_request_id", "uuid4_hex"]
+
+logger = logging.getLogger("opsgenie_envelope")
+
+MAX_INCOMING_ID = 1024
+"""Longest incoming ``X-Request-ID`` handed to a validator; a longer one is refused unread.
+
+The default allowlist stops at 128 characters anyway; the cap keeps a custom validator (a
+regex, a database lookup) from ever being fed a header of many kilobytes.
+"""
 
 # The variant nibble of an RFC 4122 UUID is 10xx: map any hex digit onto 8, 9, a or b.
 _VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
-_ALLOWED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_ALLOWED = re.compile(REQUEST_ID_PATTERN)
 _urandom = os.urandom
 
 _BATCH = 256
@@ -62,3 +75,54 @@ def is_valid_request_id(value: str) -> bool:
     32-hex trace IDs and ULIDs, and refuses anything that could forge log lines or headers.
     """
     return _ALLOWED.fullmatch(value) is not None
+
+
+class RequestIdPolicy:
+    """Which ID a request gets: a fresh one, or a client's ``X-Request-ID`` when trusted.
+
+    * ``issue`` makes a fresh ID. With the default generator it *is* :func:`uuid4_hex` (one
+      call on the hot path); a custom generator's IDs are checked against the allowlist, and
+      one outside it is replaced by a UUID4 (logged as an error: the generator has a bug).
+    * :meth:`accept` applies the trust policy to the incoming header: unless
+      ``trust_incoming_id`` is on, it is ignored; when on, it is used only if it is at most
+      :data:`MAX_INCOMING_ID` characters and passes ``validator``. An ID that is not trusted is
+      replaced by a fresh one, with a warning that gives its length, never its value.
+    """
+
+    __slots__ = ("_generator", "issue", "trust_incoming_id", "validator")
+
+    def __init__(
+        self,
+        generator: Callable[[], str] | None,
+        trust_incoming_id: bool,
+        validator: Callable[[str], bool],
+    ) -> None:
+        self._generator = generator
+        self.trust_incoming_id = trust_incoming_id
+        self.validator = validator
+        self.issue: Callable[[], str] = uuid4_hex if generator is None else self._issue_checked
+
+    def _issue_checked(self) -> str:
+        assert self._generator is not None
+        request_id = self._generator()
+        if isinstance(request_id, str) and is_valid_request_id(request_id):
+            return request_id
+        logger.error("generator returned an ID outside the allowlist; issued a UUID4 instead")
+        return uuid4_hex()
+
+    def accept(self, incoming: bytes | None) -> str:
+        """The ID of a request whose ``X-Request-ID`` was ``incoming``.
+
+        ``incoming`` is ``None`` when the header is absent, and ``b""`` when it was sent more
+        than once (several IDs: none is trusted).
+        """
+        if incoming is None or not self.trust_incoming_id:
+            return self.issue()
+        candidate = incoming.decode("latin-1")
+        if len(candidate) <= MAX_INCOMING_ID and self.validator(candidate):
+            return candidate
+        request_id = self.issue()
+        logger.warning(
+            "untrusted X-Request-ID (%d bytes) replaced by %s", len(incoming), request_id
+        )
+        return request_id

@@ -62,7 +62,7 @@ def test_defaults() -> None:
 
 def test_config_is_frozen_and_normalised() -> None:
     """The config is immutable and exclude paths become a frozenset."""
-    config = EnvelopeConfig(exclude_paths=["/a", "/b"])  # type: ignore[arg-type]
+    config = EnvelopeConfig(exclude_paths=["/a", "/b"])
     assert config.exclude_paths == frozenset({"/a", "/b"})
     with pytest.raises(AttributeError):
         config.debug = True  # type: ignore[misc]
