@@ -8,29 +8,42 @@ and re-renders error answers and exceptions as error envelopes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from time import perf_counter
+from typing import Unpack
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, docs_paths
+from ._config import (
+    DEFAULT_EXCLUDE_PATHS,
+    EnvelopeConfig,
+    EnvelopeOptions,
+    docs_paths,
+    resolve_config,
+)
 from ._context import EXTRAS_KEY, REQUEST_ID_KEY, current_scope
 from ._errors import ApiError, InternalServerError, NotAcceptable, UnsupportedMediaType
 from ._framework import error_from_exception, error_from_response
 from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
 from ._render import (
     DATA_PREFIX,
+    ENVELOPE_MARK,
     JSON_FIRST_BYTES,
     JSON_LAST_BYTES,
-    MessageKey,
     format_took,
     is_plausible_json,
     render_error,
     render_extras,
     success_suffix,
 )
-from ._request_id import is_valid_request_id, uuid4_hex
+from ._request_id import RequestIdPolicy
+from ._wire import (
+    BODY_METHODS,
+    NO_BODY_STATUSES,
+    REQUEST_ID_HEADER,
+    RESPONSE_TIME_HEADER,
+    MessageKey,
+)
 
 __all__ = ["EnvelopeMiddleware"]
 
@@ -44,14 +57,13 @@ SPLICE_COPY_LIMIT = 256 * 1024
 envelope's prefix and suffix as three messages, so its bytes are never copied."""
 
 _PASS, _WRAP, _ERROR = 0, 1, 2
-_NO_BODY_STATUSES = frozenset({204, 304})
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
+_RESPONSE_TIME = RESPONSE_TIME_HEADER.lower().encode()
 _REQUEST_HEADERS = frozenset(
-    {b"accept", b"x-request-id", b"content-type", b"content-length", b"transfer-encoding"}
+    {b"accept", _REQUEST_ID, b"content-type", b"content-length", b"transfer-encoding"}
 )
-_DROP = frozenset({b"content-length", b"x-request-id", b"x-response-time"})
+_DROP = frozenset({b"content-length", _REQUEST_ID, _RESPONSE_TIME})
 _JSON_HEADERS = (b"content-type", b"application/json")
-_ENVELOPE_MARK = b'"requestId":'
 _CONTROL = dict.fromkeys(range(32), " ") | {127: " "}
 
 
@@ -61,11 +73,18 @@ def _header_value(value: str) -> bytes:
 
 
 class _Responder:
-    """One request's ``send`` wrapper and the state it needs (never kept on the middleware)."""
+    """One request's ``send`` wrapper and the state it needs (never kept on the middleware).
+
+    The app calls :meth:`send`; what goes to the server goes through ``downstream``. A start
+    whose body may change (JSON success, error) is held back until the body shows what the
+    envelope must be; every start leaves through :meth:`_finish`, which appends
+    ``Content-Length``, ``X-Request-ID`` and ``X-Response-Time``.
+    """
 
     __slots__ = (
         "body_parts",
         "body_size",
+        "downstream",
         "excluded",
         "headers",
         "length",
@@ -75,7 +94,6 @@ class _Responder:
         "opened",
         "request_id",
         "scope",
-        "send_",
         "start",
         "started",
         "started_at",
@@ -94,14 +112,14 @@ class _Responder:
 
     def __init__(
         self,
-        send: Send,
+        downstream: Send,
         scope: Scope,
         request_id: str,
         started_at: float,
         excluded: bool,
         message_key: MessageKey,
     ) -> None:
-        self.send_ = send
+        self.downstream = downstream
         self.scope = scope
         self.request_id = request_id.encode("ascii")
         self.started_at = started_at
@@ -116,7 +134,7 @@ class _Responder:
         kind = message["type"]
         if kind == "http.response.body":
             if self.mode == _PASS:
-                await self.send_(message)
+                await self.downstream(message)
             elif self.mode == _WRAP:
                 body: bytes = message.get("body", b"")
                 if (
@@ -127,36 +145,49 @@ class _Responder:
                     and body[-1] in JSON_LAST_BYTES
                     and not body.startswith(DATA_PREFIX)
                 ):
-                    # The common case, one whole JSON body: splice it in without more frames.
+                    # The common case, one whole JSON body: spliced here with _finish inlined.
+                    # This path is every plain JSON answer; the two calls it saves are
+                    # measurable there (see benchmarks/README.md), so it stays written out.
                     if len(body) > SPLICE_COPY_LIMIT:
                         await self._send_around(message, body)
                         return
                     out = b"".join((DATA_PREFIX, body, self.suffix))  # one copy, not two
-                    # _start_message, inlined: the held-back start with its final headers.
                     start = self.start
                     assert start is not None
                     headers = self.headers
                     headers.append((b"content-length", b"%d" % len(out)))
-                    headers.append((b"x-request-id", self.request_id))
-                    headers.append((b"x-response-time", self.took))
+                    headers.append((_REQUEST_ID, self.request_id))
+                    headers.append((_RESPONSE_TIME, self.took))
                     start["headers"] = headers
                     self.started = True
-                    await self.send_(start)
+                    await self.downstream(start)
                     message["body"] = out
-                    await self.send_(message)
+                    await self.downstream(message)
                 else:
                     await self._wrap_body(message)
             else:
                 await self._error_body(message)
         elif kind == "http.response.start":
             if self._on_start(message):
-                await self.send_(message)
+                await self.downstream(message)
         else:
             if self.start is not None and not self.started:
                 # A body we cannot see (``http.response.pathsend``, ...): send as it is.
                 self.mode = _PASS
-                await self.send_(self._start_message(self._length()))
-            await self.send_(message)
+                await self.downstream(self._held_start(self._length()))
+            await self.downstream(message)
+
+    def _finish(
+        self, start: Message, headers: list[tuple[bytes, bytes]], length: bytes | None
+    ) -> Message:
+        """Give ``start`` its final headers (length, ID, time) and mark the response started."""
+        if length is not None:
+            headers.append((b"content-length", length))
+        headers.append((_REQUEST_ID, self.request_id))
+        headers.append((_RESPONSE_TIME, self.took))
+        start["headers"] = headers
+        self.started = True
+        return start
 
     def _on_start(self, message: Message) -> bool:
         """Fix the start's headers; tell whether it goes out now (else it is held back)."""
@@ -177,7 +208,7 @@ class _Responder:
             elif name == b"content-encoding":
                 encoded = True
             headers.append((name, value))
-        if self.excluded or encoded or status < 200 or status in _NO_BODY_STATUSES:
+        if self.excluded or encoded or status < 200 or status in NO_BODY_STATUSES:
             mode = _PASS
         elif status < 300:
             json = content_type == _JSON_HEADERS[1] or is_json_media_type(content_type)
@@ -186,12 +217,7 @@ class _Responder:
             mode = _ERROR if status >= 400 else _PASS
         self.mode = mode
         if mode == _PASS:
-            if length is not None:
-                headers.append((b"content-length", length))
-            headers.append((b"x-request-id", self.request_id))
-            headers.append((b"x-response-time", took))
-            message["headers"] = headers
-            self.started = True
+            self._finish(message, headers, length)
             return True
         # Hold the start back until the body shows what the envelope must be.
         self.start = message
@@ -213,34 +239,29 @@ class _Responder:
         length = self.length
         return int(length) if length is not None and length.isdigit() else None
 
-    def _start_message(self, length: int | None) -> Message:
+    def _held_start(self, length: int | None) -> Message:
         """The held-back start, with its final headers."""
         assert self.start is not None
-        headers = self.headers
-        if length is not None:
-            headers.append((b"content-length", str(length).encode()))
-        headers.append((b"x-request-id", self.request_id))
-        headers.append((b"x-response-time", self.took))
-        self.start["headers"] = headers
-        self.started = True
-        return self.start
+        return self._finish(self.start, self.headers, None if length is None else b"%d" % length)
 
     async def _send_around(self, message: Message, body: bytes) -> None:
         """Send a large body as prefix, the app's own message, suffix: no copy of the body."""
         suffix = self.suffix
-        await self.send_(self._start_message(len(DATA_PREFIX) + len(body) + len(suffix)))
-        await self.send_({"type": "http.response.body", "body": DATA_PREFIX, "more_body": True})
+        send = self.downstream
+        await send(self._held_start(len(DATA_PREFIX) + len(body) + len(suffix)))
+        await send({"type": "http.response.body", "body": DATA_PREFIX, "more_body": True})
         message["more_body"] = True
-        await self.send_(message)
-        await self.send_({"type": "http.response.body", "body": suffix, "more_body": False})
+        await send(message)
+        await send({"type": "http.response.body", "body": suffix, "more_body": False})
 
     async def _wrap_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
+        send = self.downstream
         if self.opened:
             if not more:
                 message["body"] = body + self.suffix
-            await self.send_(message)
+            await send(message)
             return
         if more:
             if not body:
@@ -248,24 +269,24 @@ class _Responder:
             if not is_plausible_json(body, whole=False):
                 # Not JSON whatever its label says: pass the stream through untouched.
                 self.mode = _PASS
-                await self.send_(self._start_message(self._length()))
-                await self.send_(message)
+                await send(self._held_start(self._length()))
+                await send(message)
                 return
             # A stream: open the envelope now, close it with the last chunk.
             length = self._length()
             if length is not None:
                 length += len(DATA_PREFIX) + len(self.suffix)
-            await self.send_(self._start_message(length))
+            await send(self._held_start(length))
             self.opened = True
             message["body"] = DATA_PREFIX + body
-            await self.send_(message)
+            await send(message)
             return
         if not body and self.scope["method"] == "HEAD" and (declared := self._length()):
             # HEAD answered without the body: announce what the GET would send.
-            await self.send_(self._start_message(declared + len(DATA_PREFIX) + len(self.suffix)))
-            await self.send_(message)
+            await send(self._held_start(declared + len(DATA_PREFIX) + len(self.suffix)))
+            await send(message)
             return
-        if body.startswith(DATA_PREFIX) and _ENVELOPE_MARK in body:
+        if body.startswith(DATA_PREFIX) and ENVELOPE_MARK in body:
             out = body  # already an envelope: left as it is
         elif not is_plausible_json(body):
             logger.error(
@@ -276,9 +297,9 @@ class _Responder:
             return
         else:
             out = b"".join((DATA_PREFIX, body or b"null", self.suffix))
-        await self.send_(self._start_message(len(out)))
+        await send(self._held_start(len(out)))
         message["body"] = out
-        await self.send_(message)
+        await send(message)
 
     async def _error_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
@@ -307,22 +328,13 @@ class _Responder:
         )
         raw = headers if headers is not None else []
         raw.append(_JSON_HEADERS)
-        raw.append((b"content-length", str(len(body)).encode()))
         for name, value in error.headers.items():
             key = _header_value(name).lower()
             if key not in _DROP and key != b"content-type":
                 raw.append((key, _header_value(value)))
-        raw.append((b"x-request-id", self.request_id))
-        raw.append((b"x-response-time", self.took))
-        self.started = True
-        await self.send_(
-            {
-                "type": "http.response.start",
-                "status": error.status_code,
-                "headers": raw,
-            }
-        )
-        await self.send_({"type": "http.response.body", "body": body})
+        start = {"type": "http.response.start", "status": error.status_code}
+        await self.downstream(self._finish(start, raw, b"%d" % len(body)))
+        await self.downstream({"type": "http.response.body", "body": body})
 
 
 class EnvelopeMiddleware:
@@ -331,7 +343,8 @@ class EnvelopeMiddleware:
     Adds ``X-Request-ID`` and ``X-Response-Time`` to every response, wraps JSON success
     bodies as ``{"data": ..., "took": ..., "requestId": ...}`` by splicing bytes, and renders
     :class:`ApiError` exceptions, framework errors and unexpected exceptions as error
-    envelopes. Options are those of :class:`EnvelopeConfig`.
+    envelopes. Options are those of :class:`EnvelopeConfig`, given as keywords or as one
+    prepared ``config`` (not both).
 
     Example::
 
@@ -345,38 +358,15 @@ class EnvelopeMiddleware:
         self,
         app: ASGIApp,
         *,
-        generator: Callable[[], str] | None = None,
-        trust_incoming_id: bool = False,
-        validator: Callable[[str], bool] = is_valid_request_id,
-        exclude_paths: Iterable[str] | None = None,
-        negotiate: bool = True,
-        require_json_body: bool = False,
-        message_key: MessageKey = "message",
-        debug: bool = False,
         config: EnvelopeConfig | None = None,
+        **options: Unpack[EnvelopeOptions],
     ) -> None:
         if not callable(app):
             raise TypeError("app must be an ASGI application")
         self.app = app
-        options = EnvelopeConfig(
-            generator=generator,
-            trust_incoming_id=trust_incoming_id,
-            validator=validator,
-            exclude_paths=exclude_paths,  # type: ignore[arg-type]  # normalised by the config
-            negotiate=negotiate,
-            require_json_body=require_json_body,
-            message_key=message_key,
-            debug=debug,
-        )
-        if config is not None:
-            if not isinstance(config, EnvelopeConfig):
-                raise TypeError("config must be an EnvelopeConfig")
-            if options != EnvelopeConfig():
-                raise TypeError("pass either config or the options it holds, not both")
-        self.config = config or options
-        cfg = self.config
-        self._generate = cfg.generator or uuid4_hex
-        self._check_generated = cfg.generator is not None
+        self.config = cfg = resolve_config(config, options)
+        self._ids = RequestIdPolicy(cfg.generator, cfg.trust_incoming_id, cfg.validator)
+        self._issue = self._ids.issue
         # ``None``: the app's documentation URLs, read on the first request.
         self._exclude = DEFAULT_EXCLUDE_PATHS if cfg.exclude_paths is None else cfg.exclude_paths
         self._read_docs_paths = cfg.exclude_paths is None
@@ -393,15 +383,6 @@ class EnvelopeMiddleware:
         self._exclude = docs_paths(app)
         self._read_docs_paths = False
 
-    def _new_id(self) -> str:
-        request_id = self._generate()
-        if self._check_generated and not (
-            isinstance(request_id, str) and is_valid_request_id(request_id)
-        ):
-            logger.error("generator returned an ID outside the allowlist; issued a UUID4 instead")
-            return uuid4_hex()
-        return request_id
-
     def _precheck(self, scope: Scope, excluded: bool) -> tuple[str, ApiError | None]:
         """Read the request headers once: the request ID, and a 406/415 when they call for it."""
         cfg = self.config
@@ -414,7 +395,7 @@ class EnvelopeMiddleware:
                 continue  # most headers: one set lookup instead of five comparisons
             if name == b"accept":
                 accept = value if accept is None else b",".join((accept[:MAX_ACCEPT], value))
-            elif name == b"x-request-id":
+            elif name == _REQUEST_ID:
                 incoming = value if incoming is None else b""  # several: trust none
             elif name == b"content-type":
                 content_type = value
@@ -422,20 +403,7 @@ class EnvelopeMiddleware:
                 has_body = value.strip() not in (b"", b"0")
             elif name == b"transfer-encoding":
                 has_body = True
-        if incoming is None or not cfg.trust_incoming_id:
-            request_id = self._new_id() if self._check_generated else self._generate()
-        else:
-            request_id = ""
-        if not request_id:
-            assert incoming is not None
-            candidate = incoming.decode("latin-1")
-            if len(candidate) <= 1024 and cfg.validator(candidate):
-                request_id = candidate
-            else:
-                request_id = self._new_id()
-                logger.warning(
-                    "untrusted X-Request-ID (%d bytes) replaced by %s", len(incoming), request_id
-                )
+        request_id = self._ids.accept(incoming)
         if excluded:
             return request_id, None
         if cfg.negotiate and accept is not None and not accepts_json(accept):
@@ -443,7 +411,7 @@ class EnvelopeMiddleware:
         if (
             cfg.require_json_body
             and has_body
-            and scope["method"] in _BODY_METHODS
+            and scope["method"] in BODY_METHODS
             and (content_type is None or not is_json_media_type(content_type))
         ):
             return request_id, UnsupportedMediaType()
@@ -464,7 +432,7 @@ class EnvelopeMiddleware:
         if self._scan_headers:
             request_id, refused = self._precheck(scope, excluded)
         else:
-            request_id, refused = self._new_id(), None
+            request_id, refused = self._issue(), None
         scope[REQUEST_ID_KEY] = request_id
         token = current_scope.set(scope)
         responder = _Responder(

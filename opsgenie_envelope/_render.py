@@ -7,27 +7,51 @@ the optional keys + ``,"took":…,"requestId":"…"}``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
+from ._wire import (
+    CODE,
+    DATA,
+    ERRORS,
+    EXTRA_KEYS,
+    MESSAGE,
+    MESSAGE_KEYS,
+    REQUEST_ID,
+    TOOK,
+    MessageKey,
+)
+
 __all__ = [
     "DATA_PREFIX",
+    "ENVELOPE_MARK",
     "JSON_FIRST_BYTES",
     "JSON_LAST_BYTES",
-    "MessageKey",
     "format_took",
     "is_plausible_json",
     "render_error",
     "render_extras",
-    "render_success",
     "success_suffix",
 ]
 
-MessageKey = Literal["message", "result", "both"]
 
-DATA_PREFIX = b'{"data":'
-_EXTRA_ORDER = ("expandable", "paging", "totalCount")
+def _key(name: str) -> bytes:
+    """``"took"`` → ``b'"took":'``: a key as it opens its member."""
+    return b'"' + name.encode() + b'":'
+
+
+DATA_PREFIX = b"{" + _key(DATA)
+"""What every success envelope starts with: ``{"data":``."""
+ENVELOPE_MARK = _key(REQUEST_ID)
+"""Found in every envelope (``"requestId":``): with :data:`DATA_PREFIX`, marks a body that
+is already one."""
+_TOOK_KEY = b"," + _key(TOOK)
+_REQUEST_ID_OPEN = b"," + _key(REQUEST_ID) + b'"'
+_MESSAGE_KEYS = {
+    option: [b"," + _key(name) for name in names] for option, names in MESSAGE_KEYS.items()
+}
+_EXTRA_KEYS = [(name, b"," + _key(name)) for name in EXTRA_KEYS]
 # ``took`` under one second, by milliseconds: what ``repr(round(seconds, 3))`` gives.
 _TOOK = [repr(ms / 1000).encode() for ms in range(1000)]
 JSON_FIRST_BYTES = frozenset(b'{["-0123456789tfn')
@@ -72,41 +96,20 @@ def render_extras(extras: Mapping[str, Any] | None, message_key: MessageKey = "m
     if not extras:
         return b""
     parts: list[bytes] = []
-    message = extras.get("message")
+    message = extras.get(MESSAGE)
     if message is not None:
         encoded = orjson.dumps(message)
-        if message_key != "result":
-            parts.append(b',"message":' + encoded)
-        if message_key != "message":
-            parts.append(b',"result":' + encoded)
-    for key in _EXTRA_ORDER:
-        value = extras.get(key)
+        parts += [key + encoded for key in _MESSAGE_KEYS[message_key]]
+    for name, key in _EXTRA_KEYS:
+        value = extras.get(name)
         if value is not None:
-            parts.append(b',"' + key.encode() + b'":' + orjson.dumps(value))
+            parts.append(key + orjson.dumps(value))
     return b"".join(parts)
 
 
 def success_suffix(extras: bytes, took: bytes, request_id: bytes) -> bytes:
     """Return what follows the payload: optional keys, ``took``, ``requestId``, ``}``."""
-    return b"".join((extras, b',"took":', took, b',"requestId":"', request_id, b'"}'))
-
-
-def render_success(
-    data: bytes,
-    took: bytes,
-    request_id: bytes,
-    extras: Mapping[str, Any] | None = None,
-    message_key: MessageKey = "message",
-) -> bytes:
-    """Render a whole success envelope around already-serialised JSON ``data``.
-
-    An empty ``data`` (a JSON response with no body) becomes ``null``.
-    """
-    return (
-        DATA_PREFIX
-        + (data or b"null")
-        + success_suffix(render_extras(extras, message_key), took, request_id)
-    )
+    return b"".join((extras, _TOOK_KEY, took, _REQUEST_ID_OPEN, request_id, b'"}'))
 
 
 def render_error(
@@ -120,8 +123,8 @@ def render_error(
     """Render an error envelope: ``code``? ``message`` ``errors``? ``took`` ``requestId``."""
     head: dict[str, Any] = {}
     if code is not None:
-        head["code"] = code
-    head["message"] = message
+        head[CODE] = code
+    head[MESSAGE] = message
     if errors:
-        head["errors"] = errors
-    return orjson.dumps(head)[:-1] + b',"took":' + took + b',"requestId":"' + request_id + b'"}'
+        head[ERRORS] = errors
+    return orjson.dumps(head)[:-1] + success_suffix(b"", took, request_id)

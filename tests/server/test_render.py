@@ -6,12 +6,17 @@ import orjson
 import pytest
 
 from opsgenie_envelope._render import (
+    DATA_PREFIX,
     format_took,
     render_error,
     render_extras,
-    render_success,
     success_suffix,
 )
+
+
+def _envelope(payload: bytes, extras: dict[str, object] | None = None) -> bytes:
+    """A success envelope composed as the middleware splices it."""
+    return DATA_PREFIX + payload + success_suffix(render_extras(extras), b"0.005", b"rid")
 
 
 @pytest.mark.parametrize(
@@ -31,22 +36,16 @@ def test_format_took(seconds: float, expected: bytes) -> None:
     assert format_took(seconds) == expected
 
 
-def test_render_success_splices_bytes() -> None:
+def test_payload_is_spliced_as_bytes() -> None:
     """The payload bytes are spliced as they are, with no re-serialisation."""
-    payload = b'{"b":1,  "a":2}'
-    body = render_success(payload, b"0.005", b"rid")
+    body = _envelope(b'{"b":1,  "a":2}')
     assert body == b'{"data":{"b":1,  "a":2},"took":0.005,"requestId":"rid"}'
-
-
-def test_render_success_empty_payload_is_null() -> None:
-    """An empty payload is rendered as ``null``."""
-    assert orjson.loads(render_success(b"", b"0.0", b"r"))["data"] is None
 
 
 def test_render_extras_order() -> None:
     """Optional keys follow SPEC order whatever order they were set in."""
     extras = {"totalCount": 3, "paging": {"next": "u"}, "expandable": ["contact"], "message": "hi"}
-    body = orjson.loads(render_success(b"[]", b"0.1", b"r", extras))
+    body = orjson.loads(_envelope(b"[]", extras))
     assert list(body) == [
         "data",
         "message",
@@ -76,7 +75,7 @@ def test_render_extras_message_key(key: str, expected: list[str]) -> None:
 
 def test_message_is_escaped() -> None:
     """A message with quotes and newlines stays valid JSON."""
-    body = render_success(b"1", b"0.0", b"r", {"message": 'say "hi"\n'})
+    body = _envelope(b"1", {"message": 'say "hi"\n'})
     assert orjson.loads(body)["message"] == 'say "hi"\n'
 
 
