@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.types import Scope
 
+from ._wire import MESSAGE
+
 __all__ = ["REQUEST_ID_KEY", "get_request_id", "set_message"]
 
 REQUEST_ID_KEY = "opsgenie_envelope.request_id"
@@ -59,7 +61,7 @@ def set_message(message: str) -> None:
     """
     if not isinstance(message, str):
         raise TypeError("message must be a str")
-    _extras()["message"] = message
+    _extras()[MESSAGE] = message
 
 
 def set_envelope_field(name: str, value: Any) -> None:

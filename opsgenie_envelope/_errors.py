@@ -37,6 +37,15 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from ._wire import (
+    DEFAULT_RATE_LIMIT_REASON,
+    RATE_LIMIT_PERIOD_HEADER,
+    RATE_LIMIT_REASON_HEADER,
+    RATE_LIMIT_STATE_HEADER,
+    RETRY_AFTER_HEADER,
+    THROTTLED,
+)
+
 __all__ = [
     "ApiError",
     "BadRequest",
@@ -253,7 +262,7 @@ class _RetryAfterMixin(ApiError):
             if not math.isfinite(retry_after) or retry_after < 0:
                 raise ValueError("retry_after must be a finite, non-negative number of seconds")
             self.retry_after = max(1, math.ceil(retry_after))
-            self.headers["Retry-After"] = str(self.retry_after)
+            self.headers[RETRY_AFTER_HEADER] = str(self.retry_after)
 
 
 class TooManyRequests(_RetryAfterMixin, ClientError):
@@ -275,7 +284,7 @@ class TooManyRequests(_RetryAfterMixin, ClientError):
         message: str | None = None,
         *,
         retry_after: float | None = None,
-        reason: str = "ACCOUNT",
+        reason: str = DEFAULT_RATE_LIMIT_REASON,
         period: int | None = None,
         errors: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -286,10 +295,10 @@ class TooManyRequests(_RetryAfterMixin, ClientError):
         )
         self.reason = reason
         self.period = period
-        self.headers["X-RateLimit-State"] = "THROTTLED"
-        self.headers["X-RateLimit-Reason"] = reason
+        self.headers[RATE_LIMIT_STATE_HEADER] = THROTTLED
+        self.headers[RATE_LIMIT_REASON_HEADER] = reason
         if period is not None:
-            self.headers["X-RateLimit-Period-In-Sec"] = str(int(period))
+            self.headers[RATE_LIMIT_PERIOD_HEADER] = str(int(period))
 
 
 class InternalServerError(ServerError):

@@ -22,14 +22,9 @@ from starlette.requests import Request
 
 from ._context import set_envelope_field
 from ._errors import BadRequest
+from ._wire import EXPAND, EXPANDABLE, FIELD_NAME_PATTERN, MAX_EXPAND_LENGTH, MAX_EXPAND_NAMES
 
-__all__ = ["MAX_EXPAND_LENGTH", "MAX_EXPAND_NAMES", "Expander", "Expansion", "Loader"]
-
-MAX_EXPAND_LENGTH = 2048
-"""Longest ``expand`` accepted, in characters over all its values; longer is a 400."""
-
-MAX_EXPAND_NAMES = 64
-"""Most names (duplicates included) one request may ask to expand; more is a 400."""
+__all__ = ["Expander", "Expansion", "Loader", "split_expand"]
 
 Loader = Callable[[dict[str, Any], Request], object]
 """Loads one expandable field: gets the entity and the request, returns the field's value.
@@ -37,7 +32,7 @@ Loader = Callable[[dict[str, Any], Request], object]
 Either a plain function (run in the thread pool) or an ``async`` one (awaited).
 """
 
-_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_NAME = re.compile(FIELD_NAME_PATTERN)
 _TOO_LONG = (
     f"expand is too long: at most {MAX_EXPAND_NAMES} names and {MAX_EXPAND_LENGTH} characters"
 )
@@ -179,12 +174,12 @@ class Expander:
         """
         if not self.names:
             return Expansion(self, (), request)
-        return self._select(request, request.query_params.getlist("expand"))
+        return self._select(request, request.query_params.getlist(EXPAND))
 
     def _select(self, request: Request, values: Sequence[str]) -> Expansion:
         if not self.names:
             return Expansion(self, (), request)
-        set_envelope_field("expandable", list(self.names))
+        set_envelope_field(EXPANDABLE, list(self.names))
         if not values:
             return Expansion(self, (), request)
         wanted = split_expand(values)
@@ -196,7 +191,7 @@ class Expander:
             head = f"Unknown expand field {', '.join(map(repr, shown))}: " if shown else ""
             raise BadRequest(
                 f"{head}expand should be one of [ {valid} ]",
-                errors={"expand": f"should be one of [ {valid} ]"},
+                errors={EXPAND: f"should be one of [ {valid} ]"},
             )
         chosen = set(wanted)
         return Expansion(self, tuple(name for name in self.names if name in chosen), request)
@@ -214,32 +209,28 @@ class Expander:
         return await self.parse(request).apply(data)
 
     def _dependency(self) -> Callable[..., Awaitable[Expansion]]:
+        from .fastapi import query_dependency  # only FastAPI apps get here: it stays optional
+
         async def expand_dependency(request: Request, expand: list[str]) -> Expansion:
             return self._select(request, expand)
 
-        from fastapi import Query  # only FastAPI apps get here: it stays optional
-
         names = list(self.names)
         hint = "Fields to load into the answer, comma-separated or repeated"
-        expand_param = inspect.Parameter(
-            "expand",
-            inspect.Parameter.KEYWORD_ONLY,
-            annotation=list[str],
-            default=Query(
-                default=[],
-                description=f"{hint}: {', '.join(names)}." if names else hint + ".",
-                json_schema_extra={"items": {"type": "string", "enum": names}},
-                include_in_schema=bool(names),
-            ),
+        return query_dependency(
+            expand_dependency,
+            {
+                EXPAND: (
+                    list[str],
+                    {
+                        "default": [],
+                        "description": f"{hint}: {', '.join(names)}." if names else hint + ".",
+                        "json_schema_extra": {"items": {"type": "string", "enum": names}},
+                        "include_in_schema": bool(names),
+                    },
+                )
+            },
+            returns=Expansion,
         )
-        request_param = inspect.Parameter(
-            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
-        )
-        # FastAPI reads parameters from the signature; the enum depends on this instance.
-        expand_dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [request_param, expand_param], return_annotation=Expansion
-        )
-        return expand_dependency
 
 
 class Expansion:

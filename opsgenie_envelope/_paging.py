@@ -11,10 +11,9 @@ from the ``Host`` header.
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.datastructures import URL
@@ -23,38 +22,26 @@ from starlette.responses import JSONResponse, Response
 
 from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
+from ._wire import (
+    DEFAULT_LIMIT,
+    DEFAULT_ORDER,
+    FIELD_NAME_PATTERN,
+    LIMIT,
+    MAX_LIMIT,
+    OFFSET,
+    ORDER,
+    ORDERS,
+    PAGING,
+    PAGING_HEADERS,
+    SORT,
+    TOTAL_COUNT,
+    Order,
+)
 
-__all__ = [
-    "DEFAULT_LIMIT",
-    "MAX_LIMIT",
-    "PAGING_HEADERS",
-    "Order",
-    "Page",
-    "Pager",
-    "paged",
-    "paging_links",
-]
+__all__ = ["Page", "Pager", "paged", "paging_links"]
 
-DEFAULT_LIMIT = 20
-"""OpsGenie's default page size."""
-
-MAX_LIMIT = 100
-"""OpsGenie's largest page size."""
-
-Order = Literal["asc", "desc"]
-"""Sort direction: ``desc`` (the default) or ``asc``."""
-
-PAGING_HEADERS: dict[str, str] = {
-    "first": "X-Paging-First",
-    "prev": "X-Paging-Prev",
-    "next": "X-Paging-Next",
-    "last": "X-Paging-Last",
-}
-"""Link name → response header carrying the same URL."""
-
-_ORDERS: tuple[str, ...] = get_args(Order)
 _INTEGER = re.compile(r"\s*[+-]?\d{1,18}\s*")
-_FIELD = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_FIELD = re.compile(FIELD_NAME_PATTERN)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 T = TypeVar("T", bound=Sequence[Any])
@@ -92,14 +79,14 @@ def paging_links(
         query: list[tuple[str, str]] = []
         placed = False
         for key, value in pairs:
-            if key in ("offset", "limit"):
+            if key in (OFFSET, LIMIT):
                 if not placed:
-                    query += (("offset", str(at)), ("limit", str(limit)))
+                    query += ((OFFSET, str(at)), (LIMIT, str(limit)))
                     placed = True
             else:
                 query.append((key, value))
         if not placed:
-            query += (("offset", str(at)), ("limit", str(limit)))
+            query += ((OFFSET, str(at)), (LIMIT, str(limit)))
         return f"{prefix}?{urlencode(query)}"
 
     last = None if total is None else max(total - 1, 0) // limit * limit
@@ -117,9 +104,9 @@ def paging_links(
 
 
 def _announce(links: Mapping[str, str], total: int | None) -> None:
-    set_envelope_field("paging", dict(links))
+    set_envelope_field(PAGING, dict(links))
     if total is not None:
-        set_envelope_field("totalCount", total)
+        set_envelope_field(TOTAL_COUNT, total)
 
 
 def _check_numbers(offset: int, limit: int, total: int | None) -> None:
@@ -288,7 +275,7 @@ class Pager:
         max_limit: int = MAX_LIMIT,
         sort_fields: Iterable[str] | None = None,
         default_sort: str | None = None,
-        default_order: Order = "desc",
+        default_order: Order = DEFAULT_ORDER,
         max_offset: int | None = None,
     ) -> None:
         for name, value in (("default_limit", default_limit), ("max_limit", max_limit)):
@@ -315,7 +302,7 @@ class Pager:
             or not _FIELD.fullmatch(default_sort)
         ):
             raise ValueError(f"default_sort must be one of sort_fields, got {default_sort!r}")
-        if default_order not in _ORDERS:
+        if default_order not in ORDERS:
             raise ValueError(f"default_order must be 'asc' or 'desc', got {default_order!r}")
         self.default_limit = default_limit
         self.max_limit = max_limit
@@ -339,14 +326,14 @@ class Pager:
         """
         params = request.query_params
         errors: dict[str, str] = {}
-        offset = self._integer(params.get("offset"), 0, "offset", errors)
-        limit = self._integer(params.get("limit"), self.default_limit, "limit", errors)
-        sort = params.get("sort", self.default_sort)
+        offset = self._integer(params.get(OFFSET), 0, OFFSET, errors)
+        limit = self._integer(params.get(LIMIT), self.default_limit, LIMIT, errors)
+        sort = params.get(SORT, self.default_sort)
         if sort is not None and not self._sort_ok(sort):
-            errors["sort"] = self._sort_problem()
-        order = params.get("order", self.default_order)
-        if order not in _ORDERS:
-            errors["order"] = "should be one of [ asc, desc ]"
+            errors[SORT] = self._sort_problem()
+        order = params.get(ORDER, self.default_order)
+        if order not in ORDERS:
+            errors[ORDER] = f"should be one of [ {', '.join(ORDERS)} ]"
         if errors:
             raise UnprocessableEntity(errors=errors)
         return self.page(request, offset, limit, sort, cast(Order, order))
@@ -357,7 +344,7 @@ class Pager:
         offset: int,
         limit: int,
         sort: str | None = None,
-        order: Order = "desc",
+        order: Order = DEFAULT_ORDER,
         response: Response | None = None,
     ) -> Page:
         """Check that ``offset`` and ``limit`` are in the served range; return the page.
@@ -366,11 +353,11 @@ class Pager:
         """
         problems: dict[str, str] = {}
         if offset < 0:
-            problems["offset"] = "should be 0 or greater"
+            problems[OFFSET] = "should be 0 or greater"
         elif self.max_offset is not None and offset > self.max_offset:
-            problems["offset"] = f"should be at most {self.max_offset}"
+            problems[OFFSET] = f"should be at most {self.max_offset}"
         if not 1 <= limit <= self.max_limit:
-            problems["limit"] = f"should be between 1 and {self.max_limit}"
+            problems[LIMIT] = f"should be between 1 and {self.max_limit}"
         if problems:
             detail = "; ".join(f"{name} {problem}" for name, problem in problems.items())
             raise RangeNotSatisfiable(
@@ -409,7 +396,7 @@ class Pager:
         return default
 
     def _dependency(self) -> Callable[..., Awaitable[Page]]:
-        from fastapi import Query  # only FastAPI apps get here: it stays optional
+        from .fastapi import query_dependency  # only FastAPI apps get here: it stays optional
 
         async def page_dependency(
             request: Request,
@@ -424,50 +411,34 @@ class Pager:
         offset_schema: dict[str, Any] = {"minimum": 0}
         if self.max_offset is not None:
             offset_schema["maximum"] = self.max_offset
+        sort_options: dict[str, Any] = {"default": self.default_sort}
         if self.sort_fields is not None:
             sort_type: Any = cast(Any, Literal)[self.sort_fields] | None
-            sort_query = Query(default=self.default_sort, description="Field to sort by.")
         else:
             sort_type = str | None
-            sort_query = Query(
-                default=self.default_sort,
-                description="Field to sort by.",
-                pattern=f"^{_FIELD.pattern}$",
-            )
-        keyword = inspect.Parameter.KEYWORD_ONLY
-        parameters = [
-            inspect.Parameter("request", keyword, annotation=Request),
-            inspect.Parameter("response", keyword, annotation=Response),
-            inspect.Parameter(
-                "offset",
-                keyword,
-                annotation=int,
-                default=Query(
-                    default=0,
-                    description="Start index of the page.",
-                    json_schema_extra=offset_schema,
+            sort_options["pattern"] = f"^{FIELD_NAME_PATTERN}$"
+        return query_dependency(
+            page_dependency,
+            {
+                OFFSET: (
+                    int,
+                    {
+                        "default": 0,
+                        "description": "Start index of the page.",
+                        "json_schema_extra": offset_schema,
+                    },
                 ),
-            ),
-            inspect.Parameter(
-                "limit",
-                keyword,
-                annotation=int,
-                default=Query(
-                    default=self.default_limit,
-                    description=f"Most items on the page, at most {self.max_limit}.",
-                    json_schema_extra={"minimum": 1, "maximum": self.max_limit},
+                LIMIT: (
+                    int,
+                    {
+                        "default": self.default_limit,
+                        "description": f"Most items on the page, at most {self.max_limit}.",
+                        "json_schema_extra": {"minimum": 1, "maximum": self.max_limit},
+                    },
                 ),
-            ),
-            inspect.Parameter("sort", keyword, annotation=sort_type, default=sort_query),
-            inspect.Parameter(
-                "order",
-                keyword,
-                annotation=Order,
-                default=Query(default=self.default_order, description="Sort direction."),
-            ),
-        ]
-        # FastAPI reads parameters from the signature; defaults and bounds are this pager's.
-        page_dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            parameters, return_annotation=Page
+                SORT: (sort_type, {"description": "Field to sort by.", **sort_options}),
+                ORDER: (Order, {"default": self.default_order, "description": "Sort direction."}),
+            },
+            response=True,
+            returns=Page,
         )
-        return page_dependency

@@ -1,6 +1,8 @@
 """FastAPI integration: the OpenAPI document (and so ``/docs``) shows the real wire format.
 
-Opt-in, and the one module of the package that imports FastAPI::
+Opt-in, and the one module of the package that imports FastAPI (``Pager.query`` and
+``Expander.query`` reach FastAPI through :func:`query_dependency`, imported here on first
+use)::
 
     from fastapi import FastAPI
     from opsgenie_envelope import Forbidden, NotFound
@@ -24,19 +26,60 @@ where they apply) are documented on every route, and ``X-Request-ID`` and
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar, Unpack
 
-from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from fastapi import FastAPI, Query
+from starlette.requests import Request
+from starlette.responses import Response
 
-from ._config import EnvelopeConfig
+from ._config import EnvelopeConfig, EnvelopeOptions, resolve_config
 from ._errors import ApiError
 from ._middleware import EnvelopeMiddleware
 from ._openapi import ENVELOPE_KEY, ERRORS_KEY, describe_error, describe_status, rewrite_openapi
 
-__all__ = ["envelope", "errors", "install"]
+__all__ = ["envelope", "errors", "install", "query_dependency"]
+
+T = TypeVar("T")
+
+
+def query_dependency(
+    resolve: Callable[..., Awaitable[T]],
+    parameters: Mapping[str, tuple[Any, Mapping[str, Any]]],
+    *,
+    returns: type[T],
+    response: bool = False,
+) -> Callable[..., Awaitable[T]]:
+    """Make ``resolve`` a FastAPI dependency with the query parameters described here.
+
+    FastAPI reads a dependency's parameters from its signature; the defaults, bounds and
+    enums of :class:`~opsgenie_envelope.Pager` and :class:`~opsgenie_envelope.Expander` are
+    known only once one is built, so the signature is built here. ``resolve`` is called
+    with ``request`` (and ``response`` when ``response`` is true) and each query parameter
+    by keyword; ``parameters`` maps a parameter's name to its annotation and the keywords of
+    ``fastapi.Query`` (``default``, ``description``, bounds, ...).
+
+    Example::
+
+        async def resolve(request: Request, order: str) -> str:
+            return order
+
+        order = query_dependency(resolve, {"order": (str, {"default": "desc"})}, returns=str)
+    """
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    signature = [inspect.Parameter("request", keyword, annotation=Request)]
+    if response:
+        signature.append(inspect.Parameter("response", keyword, annotation=Response))
+    for name, (annotation, query) in parameters.items():
+        signature.append(
+            inspect.Parameter(name, keyword, annotation=annotation, default=Query(**query))
+        )
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        signature, return_annotation=returns
+    )
+    return resolve
 
 
 def errors(*classes: type[ApiError]) -> dict[int | str, dict[str, Any]]:
@@ -95,15 +138,13 @@ def envelope(
     return {ENVELOPE_KEY: options}
 
 
-async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """Stands in for the app when reading an added middleware's configuration."""
-
-
 def _added_config(app: FastAPI) -> EnvelopeConfig | None:
     """The configuration of the ``EnvelopeMiddleware`` already added to ``app``, if any."""
-    for cls, args, kwargs in app.user_middleware:
-        if isinstance(cls, type) and issubclass(cls, EnvelopeMiddleware):
-            return cls(_no_app, *args, **kwargs).config
+    for entry in app.user_middleware:
+        if isinstance(entry.cls, type) and issubclass(entry.cls, EnvelopeMiddleware):
+            kwargs = dict(entry.kwargs)
+            config: Any = kwargs.pop("config", None)  # checked by resolve_config
+            return resolve_config(config, kwargs)
     return None
 
 
@@ -127,7 +168,7 @@ class _Openapi:
 
 
 def install(
-    app: FastAPI, *, config: EnvelopeConfig | None = None, **options: Any
+    app: FastAPI, *, config: EnvelopeConfig | None = None, **options: Unpack[EnvelopeOptions]
 ) -> EnvelopeConfig:
     """Add :class:`EnvelopeMiddleware` to ``app`` and make its OpenAPI document true to it.
 
@@ -143,11 +184,9 @@ def install(
     """
     if isinstance(app.openapi, _Openapi):
         raise RuntimeError("install() was already called on this app")
-    if config is not None and options:
-        raise TypeError("give install() either config or options, not both")
     added = _added_config(app)
     if added is None:
-        added = config or EnvelopeConfig(**options)
+        added = resolve_config(config, options)
         app.add_middleware(EnvelopeMiddleware, config=added)
     elif config is not None or options:
         raise TypeError(

@@ -15,8 +15,8 @@ from opsgenie_envelope import (
     ServerError,
     TooManyRequests,
 )
-from opsgenie_envelope.client._errors import EXCERPT_CHARS
 from opsgenie_envelope.client import NotAnEnvelope, Paging, unwrap
+from opsgenie_envelope.client._errors import EXCERPT_CHARS
 
 URL = "https://api.example.com/v2/alerts"
 RID = "9ae63dd7-ed00-4c81-86f0-c4ffd33142c9"

@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import opsgenie_envelope
 from opsgenie_envelope import EnvelopeMiddleware, Expander, Expansion, NotFound
-from opsgenie_envelope._expand import MAX_EXPAND_LENGTH, MAX_EXPAND_NAMES, split_expand
+from opsgenie_envelope._expand import split_expand
+from opsgenie_envelope._wire import MAX_EXPAND_LENGTH, MAX_EXPAND_NAMES
 from tests.support.asgi import make_client
 
 pytestmark = pytest.mark.anyio
