@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 from ._body import read_json
-from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, docs_paths
+from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, EnvelopeOptions, docs_paths
 from ._context import REQUEST_ID_KEY, get_request_id, set_message
 from ._errors import (
     ApiError,
@@ -42,16 +42,19 @@ from ._errors import (
     UnsupportedMediaType,
     error_class_for,
 )
-from ._expand import Expander, Expansion
+from ._expand import Expander, Expansion, Loader
 from ._logging import RequestIdFilter
 from ._middleware import EnvelopeMiddleware
 from ._paging import Page, Pager, paged
 from ._request_id import is_valid_request_id, uuid4_hex
+from ._wire import DEFAULT_LIMIT, MAX_LIMIT, MessageKey, Order
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_EXCLUDE_PATHS",
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
     "REQUEST_ID_KEY",
     "ApiError",
     "BadRequest",
@@ -59,16 +62,20 @@ __all__ = [
     "Conflict",
     "EnvelopeConfig",
     "EnvelopeMiddleware",
+    "EnvelopeOptions",
     "Expander",
     "Expansion",
     "Forbidden",
     "Gone",
     "InternalServerError",
+    "Loader",
+    "MessageKey",
     "MethodNotAllowed",
     "NotAcceptable",
     "NotFound",
     "NotImplementedYet",
     "NotSupported",
+    "Order",
     "Page",
     "Pager",
     "PaymentRequired",
@@ -91,3 +98,11 @@ __all__ = [
     "set_message",
     "uuid4_hex",
 ]
+
+# Errors read as ``opsgenie_envelope.NotFound`` in tracebacks and reprs, not as the private
+# module that defines them (as httpx does for its exceptions).
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) and issubclass(_value, ApiError):
+        _value.__module__ = __name__
+del _name, _value

@@ -36,6 +36,40 @@ from ._errors import (
 )
 from ._negotiation import is_json_media_type
 from ._request_id import is_valid_request_id
+from ._wire import (
+    ALLOW_HEADER,
+    BODY_METHODS,
+    CODE,
+    DATA,
+    DEFAULT_LIMIT,
+    DEFAULT_ORDER,
+    ERRORS,
+    EXPAND,
+    EXPANDABLE,
+    LIMIT,
+    MAX_LIMIT,
+    MESSAGE,
+    MESSAGE_KEYS,
+    OFFSET,
+    ORDER,
+    ORDERS,
+    PAGING,
+    PAGING_HEADERS,
+    PAGING_LINKS,
+    RATE_LIMIT_HEADERS,
+    RATE_LIMIT_PERIOD_HEADER,
+    RATE_LIMIT_REASON_HEADER,
+    RATE_LIMIT_STATE_HEADER,
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
+    REQUEST_ID_PATTERN,
+    RESPONSE_TIME_HEADER,
+    RETRY_AFTER_HEADER,
+    SORT,
+    THROTTLED,
+    TOOK,
+    TOTAL_COUNT,
+)
 
 __all__ = [
     "ENVELOPE_KEY",
@@ -64,10 +98,8 @@ EXAMPLE_TOOK = 0.006
 _ERROR_REF = f"#/components/schemas/{ERROR_SCHEMA}"
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-_BODY_METHODS = frozenset({"post", "put", "patch"})
-_MESSAGE_KEYS = {"message": ("message",), "result": ("result",), "both": ("message", "result")}
-_REQUEST_ID_PATTERN = "^[A-Za-z0-9._:-]{1,128}$"
-_PAGING_LINKS = ("first", "prev", "next", "last")
+_BODY_METHODS = frozenset(method.lower() for method in BODY_METHODS)
+_REQUEST_ID_PATTERN = f"^{REQUEST_ID_PATTERN}$"
 
 _TOOK: dict[str, Any] = {
     "type": "number",
@@ -78,51 +110,57 @@ _TOOK: dict[str, Any] = {
 _URL: dict[str, Any] = {"type": "string", "format": "uri"}
 _HEADER_REF = "#/components/headers/"
 _HEADERS: dict[str, dict[str, Any]] = {
-    "X-Request-ID": {
-        "description": "The request's ID, the same as `requestId` in the body.",
+    REQUEST_ID_HEADER: {
+        "description": f"The request's ID, the same as `{REQUEST_ID}` in the body.",
         "required": True,
     },
-    "X-Response-Time": {
-        "description": "Seconds the back end spent, the same value as `took`.",
+    RESPONSE_TIME_HEADER: {
+        "description": f"Seconds the back end spent, the same value as `{TOOK}`.",
         "required": True,
         "schema": {"type": "number", "minimum": 0, "examples": [EXAMPLE_TOOK]},
     },
-    "Retry-After": {
+    RETRY_AFTER_HEADER: {
         "description": "Whole seconds to wait before retrying, when known.",
         "schema": {"type": "integer", "minimum": 1},
     },
-    "X-RateLimit-State": {
-        "description": "`THROTTLED` while the caller is throttled.",
-        "schema": {"type": "string", "enum": ["THROTTLED"]},
+    RATE_LIMIT_STATE_HEADER: {
+        "description": f"`{THROTTLED}` while the caller is throttled.",
+        "schema": {"type": "string", "enum": [THROTTLED]},
     },
-    "X-RateLimit-Reason": {
+    RATE_LIMIT_REASON_HEADER: {
         "description": "What is throttled, e.g. `ACCOUNT` or `API_KEY`.",
         "schema": {"type": "string"},
     },
-    "X-RateLimit-Period-In-Sec": {
+    RATE_LIMIT_PERIOD_HEADER: {
         "description": "Length of the rate-limit period, in seconds.",
         "schema": {"type": "integer"},
     },
-    "Allow": {"description": "The methods the resource allows.", "schema": {"type": "string"}},
+    ALLOW_HEADER: {
+        "description": "The methods the resource allows.",
+        "schema": {"type": "string"},
+    },
 }
-for _link in _PAGING_LINKS:
-    _HEADERS[f"X-Paging-{_link.title()}"] = {
+for _link, _header in PAGING_HEADERS.items():
+    _HEADERS[_header] = {
         "description": f"URL of the {_link.replace('prev', 'previous')} page.",
         "schema": _URL,
     }
 _ERROR_HEADERS: tuple[tuple[type[ApiError], tuple[str, ...]], ...] = (
-    (
-        TooManyRequests,
-        ("Retry-After", "X-RateLimit-State", "X-RateLimit-Reason", "X-RateLimit-Period-In-Sec"),
-    ),
-    (ServiceUnavailable, ("Retry-After",)),
-    (MethodNotAllowed, ("Allow",)),
+    (TooManyRequests, RATE_LIMIT_HEADERS),
+    (ServiceUnavailable, (RETRY_AFTER_HEADER,)),
+    (MethodNotAllowed, (ALLOW_HEADER,)),
 )
 _PAGING_PARAMETERS: tuple[dict[str, Any], ...] = (
-    {"name": "offset", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-    {"name": "limit", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-    {"name": "sort", "schema": {"type": "string"}},
-    {"name": "order", "schema": {"type": "string", "enum": ["desc", "asc"], "default": "desc"}},
+    {"name": OFFSET, "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {
+        "name": LIMIT,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    },
+    {"name": SORT, "schema": {"type": "string"}},
+    {
+        "name": ORDER,
+        "schema": {"type": "string", "enum": list(ORDERS), "default": DEFAULT_ORDER},
+    },
 )
 
 
@@ -155,17 +193,17 @@ def error_envelope(config: EnvelopeConfig) -> dict[str, Any]:
         "type": "object",
         "description": "Every 4xx and 5xx answer. `code` only where the error has one.",
         "properties": {
-            "code": {"type": "integer", "description": "Internal code, e.g. 40301."},
-            "message": {"type": "string"},
-            "errors": {
+            CODE: {"type": "integer", "description": "Internal code, e.g. 40301."},
+            MESSAGE: {"type": "string"},
+            ERRORS: {
                 "type": "object",
                 "additionalProperties": {"type": "string"},
                 "description": "Field → problem, when fields are invalid.",
             },
-            "took": deepcopy(_TOOK),
-            "requestId": _request_id(config) | {"description": "As `X-Request-ID`."},
+            TOOK: deepcopy(_TOOK),
+            REQUEST_ID: _request_id(config) | {"description": f"As `{REQUEST_ID_HEADER}`."},
         },
-        "required": ["message", "took", "requestId"],
+        "required": [MESSAGE, TOOK, REQUEST_ID],
         "additionalProperties": False,
     }
 
@@ -174,37 +212,37 @@ def success_envelope(
     data: Any, status: int, options: Mapping[str, Any], config: EnvelopeConfig
 ) -> dict[str, Any]:
     """Return the success envelope schema around ``data`` (a route's response schema)."""
-    properties: dict[str, Any] = {"data": data}
+    properties: dict[str, Any] = {DATA: data}
     if options.get("message") or status in (201, 202):
-        for key in _MESSAGE_KEYS[config.message_key]:
+        for key in MESSAGE_KEYS[config.message_key]:
             properties[key] = {"type": "string", "description": "Human-friendly text."}
     expandable = options.get("expandable")
     if expandable is not None:
-        properties["expandable"] = {
+        properties[EXPANDABLE] = {
             "type": "array",
             "items": {"type": "string", "enum": list(expandable)},
             "description": "Fields `?expand=` can add to `data`.",
         }
     if options.get("paged"):
-        properties["paging"] = {
+        properties[PAGING] = {
             "type": "object",
-            "properties": {link: deepcopy(_URL) for link in _PAGING_LINKS},
+            "properties": {link: deepcopy(_URL) for link in PAGING_LINKS},
             "additionalProperties": False,
         }
-        properties["totalCount"] = {"type": "integer", "minimum": 0}
-    properties["took"] = deepcopy(_TOOK)
-    properties["requestId"] = _request_id(config) | {"description": "As `X-Request-ID`."}
+        properties[TOTAL_COUNT] = {"type": "integer", "minimum": 0}
+    properties[TOOK] = deepcopy(_TOOK)
+    properties[REQUEST_ID] = _request_id(config) | {"description": f"As `{REQUEST_ID_HEADER}`."}
     return {
         "type": "object",
         "properties": properties,
-        "required": ["data", "took", "requestId"],
+        "required": [DATA, TOOK, REQUEST_ID],
         "additionalProperties": False,
     }
 
 
 def _example(value: Any) -> dict[str, Any]:
     """An example envelope around an example payload."""
-    return {"data": value, "took": EXAMPLE_TOOK, "requestId": EXAMPLE_REQUEST_ID}
+    return {DATA: value, TOOK: EXAMPLE_TOOK, REQUEST_ID: EXAMPLE_REQUEST_ID}
 
 
 def _wrap_success(
@@ -220,7 +258,7 @@ def _wrap_success(
             if isinstance(example, dict) and "value" in example:
                 example["value"] = _example(example["value"])
     if options.get("paged"):
-        _add_headers(response, [f"X-Paging-{link.title()}" for link in _PAGING_LINKS])
+        _add_headers(response, list(PAGING_HEADERS.values()))
 
 
 def _error_schema(classes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -236,12 +274,12 @@ def _error_schema(classes: list[dict[str, Any]]) -> dict[str, Any]:
 def _error_example(described: Mapping[str, Any]) -> dict[str, Any]:
     value: dict[str, Any] = {}
     if "code" in described:
-        value["code"] = described["code"]
-    value["message"] = described["message"]
+        value[CODE] = described["code"]
+    value[MESSAGE] = described["message"]
     if described["status"] == 422:
-        value["errors"] = {"name": "Field required"}
-    value["took"] = EXAMPLE_TOOK
-    value["requestId"] = EXAMPLE_REQUEST_ID
+        value[ERRORS] = {"name": "Field required"}
+    value[TOOK] = EXAMPLE_TOOK
+    value[REQUEST_ID] = EXAMPLE_REQUEST_ID
     return {"summary": described["error"], "value": value}
 
 
@@ -295,7 +333,7 @@ def _define_headers(doc: dict[str, Any], config: EnvelopeConfig) -> None:
         name = ref.removeprefix(_HEADER_REF)
         if name != ref and name in _HEADERS and name not in defined:
             defined[name] = deepcopy(_HEADERS[name])
-            if name == "X-Request-ID":
+            if name == REQUEST_ID_HEADER:
                 defined[name]["schema"] = _request_id(config)
 
 
@@ -339,7 +377,7 @@ def _rewrite_operation(
             names = list(options["expandable"])
             expand = {"type": "array", "items": {"type": "string", "enum": names}}
             _add_query_parameters(
-                operation, [{"name": "expand", "schema": expand, "style": "form", "explode": False}]
+                operation, [{"name": EXPAND, "schema": expand, "style": "form", "explode": False}]
             )
     for key, response in responses.items():
         status = _status(key)
@@ -349,7 +387,7 @@ def _rewrite_operation(
             _wrap_success(response, status, options, config)
         elif status >= 400:
             _error_response(response, key, status)
-        _add_headers(response, ["X-Request-ID", "X-Response-Time"])
+        _add_headers(response, [REQUEST_ID_HEADER, RESPONSE_TIME_HEADER])
     operation["responses"] = {key: responses[key] for key in sorted(responses, key=_sort_key)}
 
 

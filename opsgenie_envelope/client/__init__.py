@@ -60,3 +60,8 @@ __all__ = [
     "Retry",
     "unwrap",
 ]
+
+# The client's own errors read as ``opsgenie_envelope.client.NotAnEnvelope`` in tracebacks.
+for _error in (NotAnEnvelope, PagingError, RetriesExhausted):
+    _error.__module__ = __name__
+del _error

@@ -11,15 +11,21 @@ import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack, cast
 
 import anyio
 import httpx
 
 from .._errors import ApiError
+from .._wire import EXPAND, REQUEST_ID_HEADER
 from ._envelope import Envelope, unwrap
 from ._errors import NotAnEnvelope
-from ._paging import DEFAULT_MAX_PAGES, check_max_pages, next_page_url, page_items
+from ._paging import (
+    DEFAULT_MAX_PAGES,
+    next_page_url,
+    page_items,
+    start_paging,
+)
 from ._retry import Attempts, Retry
 
 if TYPE_CHECKING:
@@ -102,11 +108,11 @@ class _BaseClient:
         if expand is not None:
             value = expand_param(expand)
             if value:
-                request.url = request.url.copy_set_param("expand", value)
-        if self._request_id is not None and "x-request-id" not in request.headers:
+                request.url = request.url.copy_set_param(EXPAND, value)
+        if self._request_id is not None and REQUEST_ID_HEADER not in request.headers:
             request_id = self._request_id()
             if request_id:
-                request.headers["X-Request-ID"] = request_id
+                request.headers[REQUEST_ID_HEADER] = request_id
 
     def _attempts(self, request: httpx.Request) -> Attempts | None:
         if self.retry is None:
@@ -215,15 +221,18 @@ class Client(_BaseClient):
         url: httpx.URL | str,
         *,
         max_pages: int = DEFAULT_MAX_PAGES,
+        limit: int | None = None,
         **options: Unpack[RequestOptions],
     ) -> Iterator[Any]:
         """Yield every item of a paged list, following ``paging.next`` page after page.
 
         ``params`` and ``expand`` go with the first request only (the ``next`` links carry
-        them on); other options go with every page. More than ``max_pages`` pages, or a
-        ``next`` link to another origin, stops with :class:`PagingError`.
+        them on); other options go with every page. ``limit`` asks for that many items per
+        page (1 to 100, OpsGenie's largest page; the server's default when omitted). More than
+        ``max_pages`` pages, or a ``next`` link to another origin, stops with
+        :class:`PagingError`.
         """
-        check_max_pages(max_pages)
+        start_paging(cast(dict[str, Any], options), max_pages, limit)
         envelope = self.request("GET", url, **options)
         options.pop("params", None)
         options.pop("expand", None)
@@ -338,10 +347,11 @@ class AsyncClient(_BaseClient):
         url: httpx.URL | str,
         *,
         max_pages: int = DEFAULT_MAX_PAGES,
+        limit: int | None = None,
         **options: Unpack[RequestOptions],
     ) -> AsyncIterator[Any]:
         """Yield every item of a paged list, as :meth:`Client.paginate` does."""
-        check_max_pages(max_pages)
+        start_paging(cast(dict[str, Any], options), max_pages, limit)
         envelope = await self.request("GET", url, **options)
         options.pop("params", None)
         options.pop("expand", None)

@@ -9,13 +9,31 @@ import httpx
 import orjson
 
 from .._errors import ApiError, ServiceUnavailable, TooManyRequests, error_class_for
+from .._wire import (
+    CODE,
+    DATA,
+    DEFAULT_RATE_LIMIT_REASON,
+    ERRORS,
+    EXPANDABLE,
+    MESSAGE,
+    NO_BODY_STATUSES,
+    PAGING,
+    PAGING_LINKS,
+    RATE_LIMIT_PERIOD_HEADER,
+    RATE_LIMIT_REASON_HEADER,
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
+    RESPONSE_TIME_HEADER,
+    RESULT,
+    TOOK,
+    TOTAL_COUNT,
+)
 from ._errors import NotAnEnvelope
 from ._headers import parse_seconds, retry_after
 
 __all__ = ["Envelope", "Paging", "unwrap"]
 
-_NO_BODY_STATUSES = frozenset({204, 304})
-_PAGING_KEYS = frozenset({"first", "prev", "next", "last"})
+_PAGING_KEYS = frozenset(PAGING_LINKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +91,13 @@ def _int(value: object) -> int | None:
 
 
 def _took(body: dict[str, Any], headers: httpx.Headers) -> float | None:
-    took = _number(body.get("took"))
-    return took if took is not None else parse_seconds(headers.get("x-response-time"))
+    took = _number(body.get(TOOK))
+    return took if took is not None else parse_seconds(headers.get(RESPONSE_TIME_HEADER))
 
 
 def _request_id(body: dict[str, Any], headers: httpx.Headers) -> str | None:
-    request_id = body.get("requestId")
-    return request_id if isinstance(request_id, str) else headers.get("x-request-id")
+    request_id = body.get(REQUEST_ID)
+    return request_id if isinstance(request_id, str) else headers.get(REQUEST_ID_HEADER)
 
 
 def _paging(value: object) -> Paging | None:
@@ -106,20 +124,20 @@ def _error(response: httpx.Response, body: dict[str, Any]) -> ApiError:
     """The taxonomy error an error envelope stands for, with the envelope's fields."""
     status = response.status_code
     headers = response.headers
-    message = body.get("message")
-    code = _int(body.get("code"))
-    raw_errors = body.get("errors")
+    message = body.get(MESSAGE)
+    code = _int(body.get(CODE))
+    raw_errors = body.get(ERRORS)
     errors = (
         {str(k): str(v) for k, v in raw_errors.items()} if isinstance(raw_errors, dict) else None
     )
     cls = error_class_for(status, code)
     error: ApiError
     if issubclass(cls, TooManyRequests):
-        period = parse_seconds(headers.get("x-ratelimit-period-in-sec"))
+        period = parse_seconds(headers.get(RATE_LIMIT_PERIOD_HEADER))
         error = cls(
             message,
             retry_after=retry_after(headers),
-            reason=headers.get("x-ratelimit-reason", "ACCOUNT"),
+            reason=headers.get(RATE_LIMIT_REASON_HEADER, DEFAULT_RATE_LIMIT_REASON),
             period=None if period is None else int(period),
             errors=errors,
         )
@@ -158,24 +176,24 @@ def unwrap(response: httpx.Response) -> Envelope:
     if status >= 400:
         if body is None and is_head:
             raise _error(response, {})
-        if body is None or not isinstance(body.get("message"), str):
+        if body is None or not isinstance(body.get(MESSAGE), str):
             raise NotAnEnvelope(response)
         raise _error(response, body)
     if body is None:
-        if not (is_head or status in _NO_BODY_STATUSES or not 200 <= status < 300):
+        if not (is_head or status in NO_BODY_STATUSES or not 200 <= status < 300):
             raise NotAnEnvelope(response)
         body = {}
-    elif "data" not in body and "requestId" not in body:
+    elif DATA not in body and REQUEST_ID not in body:
         raise NotAnEnvelope(response)
     headers = response.headers
-    message = body.get("message", body.get("result"))
-    expandable = body.get("expandable")
+    message = body.get(MESSAGE, body.get(RESULT))
+    expandable = body.get(EXPANDABLE)
     return Envelope(
-        data=body.get("data"),
+        data=body.get(DATA),
         message=message if isinstance(message, str) else None,
         expandable=tuple(map(str, expandable)) if isinstance(expandable, list) else None,
-        paging=_paging(body.get("paging")),
-        total_count=_int(body.get("totalCount")),
+        paging=_paging(body.get(PAGING)),
+        total_count=_int(body.get(TOTAL_COUNT)),
         took=_took(body, headers),
         request_id=_request_id(body, headers),
         response=response,

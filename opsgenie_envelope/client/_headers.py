@@ -12,6 +12,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from .._wire import RETRY_AFTER_HEADER
+
 __all__ = ["parse_seconds", "retry_after"]
 
 
@@ -28,7 +30,7 @@ def parse_seconds(value: str | None) -> float | None:
 
 def retry_after(headers: httpx.Headers) -> float | None:
     """Seconds to wait from ``Retry-After`` (seconds or an HTTP-date), or ``None``."""
-    value = headers.get("retry-after")
+    value = headers.get(RETRY_AFTER_HEADER)
     seconds = parse_seconds(value)
     if seconds is not None or value is None:
         return seconds

@@ -6,21 +6,34 @@ from typing import Any
 
 import httpx
 
+from .._wire import LIMIT, MAX_LIMIT
 from ._envelope import Envelope
 from ._errors import PagingError
 
-__all__ = ["DEFAULT_MAX_PAGES", "check_max_pages", "next_page_url", "page_items"]
+__all__ = ["DEFAULT_MAX_PAGES", "next_page_url", "page_items", "start_paging"]
 
 DEFAULT_MAX_PAGES = 100
 """Most pages a paged iteration reads before it stops with :class:`PagingError`."""
 
 
-def check_max_pages(max_pages: int) -> None:
-    """Refuse a ``max_pages`` that is not a positive int."""
+def start_paging(options: dict[str, Any], max_pages: int, limit: int | None) -> None:
+    """Check a paged iteration's bounds; put ``limit`` into the first request's ``params``.
+
+    ``limit`` is the page size to ask for: 1 to ``MAX_LIMIT`` (OpsGenie's 100), since a
+    larger one would only be refused by the server with 416; ``None`` leaves the server's
+    default.
+    """
     if isinstance(max_pages, bool) or not isinstance(max_pages, int):
         raise TypeError("max_pages must be an int")
     if max_pages < 1:
         raise ValueError(f"max_pages must be at least 1, got {max_pages}")
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError("limit must be an int")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    options["params"] = httpx.QueryParams(options.get("params")).set(LIMIT, str(limit))
 
 
 def page_items(envelope: Envelope, pages: int) -> list[Any]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from .._wire import RATE_LIMIT_PERIOD_HEADER
 from ._errors import Failure, RetriesExhausted
 from ._headers import parse_seconds, retry_after
 
@@ -112,7 +113,7 @@ class Attempts:
         if status == 429:
             wait = retry_after(headers)
             if wait is None:
-                wait = parse_seconds(headers.get("x-ratelimit-period-in-sec"))
+                wait = parse_seconds(headers.get(RATE_LIMIT_PERIOD_HEADER))
         elif status == 503:
             wait = retry_after(headers)
         else:

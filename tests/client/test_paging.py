@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from opsgenie_envelope._wire import MAX_LIMIT
 from opsgenie_envelope.client import Client, PagingError
 from tests.support.client_app import FakeTime, asgi_client, client_app
 
@@ -120,3 +121,23 @@ def test_bad_max_pages_is_refused(max_pages: int, error: type[Exception]) -> Non
     """``max_pages`` must be a positive int."""
     with Client(base_url=BASE) as client, pytest.raises(error, match="max_pages"):
         next(client.paginate("/v2/alerts", max_pages=max_pages))
+
+
+async def test_limit_sets_the_page_size_of_the_first_request() -> None:
+    """``limit=`` asks for that page size; the ``next`` links carry it on."""
+    app = client_app()
+    async with asgi_client(app, FakeTime()) as client:
+        items = [item async for item in client.paginate("/v2/alerts", params={"total": 5}, limit=2)]
+    assert items == [{"n": n} for n in range(5)]
+    assert [httpx.URL(url).params["limit"] for url in app.state.urls] == ["2", "2", "2"]
+
+
+@pytest.mark.parametrize(
+    ("limit", "error"), [(0, ValueError), (MAX_LIMIT + 1, ValueError), ("5", TypeError)]
+)
+def test_limit_beyond_the_servers_largest_page_is_refused(
+    limit: Any, error: type[Exception]
+) -> None:
+    """A ``limit`` the server would answer with 416 (or not an int) is refused up front."""
+    with Client(base_url=BASE) as client, pytest.raises(error, match="limit"):
+        next(client.paginate("/v2/alerts", limit=limit))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from itertools import takewhile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from opsgenie_envelope import EnvelopeConfig, EnvelopeMiddleware
+from opsgenie_envelope import EnvelopeConfig, EnvelopeMiddleware, EnvelopeOptions
 from tests.support.apps import starlette_app
 from tests.support.asgi import make_client
 
@@ -105,3 +109,35 @@ def test_config_must_be_a_config() -> None:
     """``config`` takes an EnvelopeConfig only."""
     with pytest.raises(TypeError, match="EnvelopeConfig"):
         EnvelopeMiddleware(_app, config={"debug": True})  # type: ignore[arg-type]
+
+
+OPTIONS_TABLE = "| option | type | default | meaning |"
+
+
+def _documented_options() -> dict[str, str]:
+    """Option name → type, from the options table of the docs (wherever it lives)."""
+    root = Path(__file__).resolve().parents[2]
+    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        if not page.is_file():
+            continue
+        lines = page.read_text().splitlines()
+        if OPTIONS_TABLE not in lines:
+            continue
+        rows = lines[lines.index(OPTIONS_TABLE) + 2 :]
+        cells = [re.split(r"(?<!\\)\|", row)[1:3] for row in takewhile(str.strip, rows)]
+        return {name.strip(" `"): kind.strip(" `").replace("\\|", "|") for name, kind in cells}
+    raise AssertionError("no options table in the docs")
+
+
+def test_options_are_defined_once() -> None:
+    """``EnvelopeOptions`` (the keywords) names and types each ``EnvelopeConfig`` field."""
+    fields = {field.name: field.type for field in dataclasses.fields(EnvelopeConfig)}
+    keywords = {name: ref.__forward_arg__ for name, ref in EnvelopeOptions.__annotations__.items()}
+    assert keywords == fields
+    assert EnvelopeOptions.__total__ is False
+
+
+def test_documented_options_are_the_real_ones() -> None:
+    """The docs' options table lists every option with its type, and ``config``."""
+    fields = {field.name: field.type for field in dataclasses.fields(EnvelopeConfig)}
+    assert _documented_options() == fields | {"config": "EnvelopeConfig | None"}

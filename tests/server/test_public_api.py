@@ -33,3 +33,40 @@ def test_package_is_typed() -> None:
     from importlib.resources import files
 
     assert files("opsgenie_envelope").joinpath("py.typed").is_file()
+
+
+def test_errors_read_as_public_names() -> None:
+    """Tracebacks name ``opsgenie_envelope.NotFound``, not the private module defining it."""
+    import traceback
+
+    errors = [
+        value
+        for value in vars(opsgenie_envelope).values()
+        if isinstance(value, type) and issubclass(value, opsgenie_envelope.ApiError)
+    ]
+    assert len(errors) == 21
+    assert all(cls.__module__ == "opsgenie_envelope" for cls in errors)
+    try:
+        raise opsgenie_envelope.NotFound("Alert does not exist")
+    except opsgenie_envelope.NotFound as exc:
+        shown = traceback.format_exception_only(exc)
+    assert shown == ["opsgenie_envelope.NotFound: Alert does not exist\n"]
+
+
+def test_client_errors_read_as_public_names() -> None:
+    """The client's own errors read as ``opsgenie_envelope.client.<Name>``."""
+    from opsgenie_envelope import client
+
+    for cls in (client.NotAnEnvelope, client.PagingError, client.RetriesExhausted):
+        assert f"{cls.__module__}.{cls.__qualname__}" == f"opsgenie_envelope.client.{cls.__name__}"
+
+
+def test_private_modules_export_what_they_define() -> None:
+    """Each private module's ``__all__`` names only what it really has."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(opsgenie_envelope.__path__, "opsgenie_envelope."):
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", ()):
+            assert hasattr(module, name), f"{info.name}.__all__ names {name}"
