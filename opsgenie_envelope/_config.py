@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ._integration import Integration, check_integrations
 from ._render import MessageKey
 from ._request_id import is_valid_request_id
 
@@ -63,6 +64,8 @@ class EnvelopeConfig:
         message_key: render a handler's message as ``"message"``, OpsGenie's ``"result"``,
             or ``"both"``.
         debug: put the exception type and text in 500 bodies (never in production).
+        integrations: :class:`Integration` objects whose hooks run per request (e.g.
+            ``opsgenie_envelope.otel.OpenTelemetryIntegration()``); none by default.
     """
 
     generator: Callable[[], str] | None = None
@@ -73,8 +76,10 @@ class EnvelopeConfig:
     require_json_body: bool = False
     message_key: MessageKey = "message"
     debug: bool = False
+    integrations: tuple[Integration, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "integrations", check_integrations(self.integrations))
         if self.generator is not None and not callable(self.generator):
             raise TypeError("generator must be a callable returning a str, or None")
         if not callable(self.validator):
