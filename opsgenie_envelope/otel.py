@@ -40,7 +40,7 @@ import logging
 
 try:
     from opentelemetry import trace
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the extra
+except ImportError as exc:
     raise ImportError(
         'opsgenie_envelope.otel needs opentelemetry-api: pip install "opsgenie-envelope[otel]"'
     ) from exc
