@@ -16,6 +16,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
 from starlette.types import ASGIApp, Message
 
@@ -171,6 +172,24 @@ async def test_trace_request_id_refuses_the_callers_span() -> None:
     ids = [first.headers["x-request-id"], second.headers["x-request-id"]]
     assert ids[0] != ids[1]
     assert not any(TRACE_ID in i for i in ids)
+
+
+async def test_sampled_out_request_keeps_a_trace_derived_id() -> None:
+    """A span the sampler drops still has its own IDs: the request ID uses them; no attribute."""
+    unsampled = TracerProvider(sampler=ALWAYS_OFF)
+    unsampled.add_span_processor(SimpleSpanProcessor(exporter))
+    exporter.clear()
+    app = OpenTelemetryMiddleware(
+        starlette_app(integrations=[OpenTelemetryIntegration()], generator=trace_request_id),
+        tracer_provider=unsampled,
+    )
+    async with make_client(app, headers=TRACEPARENT) as client:
+        first = await client.get("/fail/boom")
+        second = await client.get("/fail/boom")
+    ids = [first.headers["x-request-id"], second.headers["x-request-id"]]
+    assert ids[0] != ids[1]
+    assert all(i.startswith(f"{TRACE_ID}-") for i in ids)
+    assert exporter.get_finished_spans() == ()
 
 
 async def _start_up(app: ASGIApp) -> None:
