@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import re
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ from benchmarks.driver import make_scope, run_batch, run_once
 from benchmarks.stats import machine, markdown_table, paired_ratios, summarize, write_results
 from benchmarks.variants import CHUNK, PATH, SIZES, VARIANTS, build, stream_app
 
-__all__ = ["GROUPS", "TARGETS", "main"]
+__all__ = ["GROUPS", "TARGETS", "group_context", "main"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,17 @@ GROUPS: tuple[Group, ...] = (
         (Case("stream-bare", "1m"), Case("stream-ours", "1m")),
         quick=False,
     ),
+    Group(
+        "otel",
+        "OpenTelemetry integration, ~100 B",
+        (Case("otel-off"), Case("otel-on"), Case("otel-ids")),
+    ),
+    Group("sentry", "Sentry integration, ~100 B", (Case("sentry-off"), Case("sentry-on"))),
+    Group(
+        "structlog",
+        "structlog processor, one event per request",
+        (Case("structlog-off"), Case("structlog-on")),
+    ),
 )
 
 
@@ -145,7 +158,23 @@ TARGETS: tuple[Target, ...] = (
     Target("ours vs bare, 1 MB", "1m", "ours@1m", 1.01),
 )
 
-_ENVELOPED = {"ours", "fastapi-ours", "handler", "basehttp", "stream-ours"}
+_ENVELOPED = {"ours", "fastapi-ours", "handler", "basehttp", "stream-ours"} | {
+    name for name in VARIANTS if name.split("-")[0] in ("otel", "sentry", "structlog")
+}
+
+
+_TRACE_ID = re.compile(rb"[0-9a-f]{32}-[0-9a-f]{16}")
+
+
+@contextlib.contextmanager
+def group_context(group: Group) -> Iterator[None]:
+    """Enter what the group's variants need around them (e.g. an active Sentry client)."""
+    with contextlib.ExitStack() as stack:
+        contexts = {VARIANTS[c.variant].context for c in group.cases if not c.streamed}
+        for context in contexts:
+            if context is not None:
+                stack.enter_context(context())
+        yield
 
 
 def _check(case: Case, app: ASGIApp, loop: asyncio.AbstractEventLoop) -> None:
@@ -168,6 +197,8 @@ def _check(case: Case, app: ASGIApp, loop: asyncio.AbstractEventLoop) -> None:
             problems.append("no data key")
     if case.variant == "correlation" and sent.header(b"x-request-id") is None:
         problems.append("no X-Request-ID")
+    if case.variant == "otel-ids" and not _TRACE_ID.fullmatch(sent.header(b"x-request-id") or b""):
+        problems.append("X-Request-ID is not <trace id>-<span id>")
     if problems:
         sys.exit(f"{case.key}: {'; '.join(problems)}")
 
@@ -193,7 +224,10 @@ def run_group(
     batch_seconds: float,
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Time every case of ``group`` in interleaved rounds; return samples and summaries."""
+    """Time every case of ``group`` in interleaved rounds; return samples and summaries.
+
+    Run it inside :func:`group_context`.
+    """
     apps = {case.key: case.build() for case in group.cases}
     templates = {case.key: make_scope(case.path()) for case in group.cases}
     sizes: dict[str, int] = {}
@@ -431,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         for group in groups:
-            results["groups"].append(run_group(group, loop, rounds, batch_ms / 1000, progress))
+            with group_context(group):
+                results["groups"].append(run_group(group, loop, rounds, batch_ms / 1000, progress))
         if not args.no_memory and (only is None or "stream" in only):
             progress("memory: streams")
             results["memory"] = run_memory(loop, (1, 8) if args.quick else (1, 32))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import pstats
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("-n must be positive")
+    context = VARIANTS[args.variant].context or contextlib.nullcontext
+    with context():  # what the variant needs around it (e.g. an active Sentry client)
+        return _profile(args)
+
+
+def _profile(args: argparse.Namespace) -> int:
     app = build(args.variant, args.size, args.raw)
     template = make_scope(VARIANTS[args.variant].path)
     loop = asyncio.new_event_loop()

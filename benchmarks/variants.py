@@ -15,20 +15,39 @@ Each variant is what a user could ship instead of (or beside) ``EnvelopeMiddlewa
   ``{"message": ...}`` vs our middleware rendering a raised ``NotFound``;
 * ``fastapi-bare`` / ``fastapi-ours``: a FastAPI route returning the payload, without and with us.
 
+The observability integrations, each measured against the same set-up without it (so the
+ratio is what the integration adds, not what the tracer or error reporter costs):
+
+* ``otel-off`` / ``otel-on`` / ``otel-ids``: ours inside OpenTelemetry's ASGI middleware (SDK
+  tracer, spans recorded, none exported); ``otel-on`` adds ``OpenTelemetryIntegration``,
+  ``otel-ids`` also issues trace-derived IDs (``trace_request_id``);
+* ``sentry-off`` / ``sentry-on``: ours inside Sentry's ASGI middleware with an active client
+  (:func:`sentry_client`); ``sentry-on`` adds ``SentryIntegration``;
+* ``structlog-off`` / ``structlog-on``: the handler logs one structlog event rendered as JSON;
+  ``structlog-on`` adds ``add_request_id`` to the processors.
+
 ``stream_app`` builds a multi-chunk JSON stream (for the peak-memory check).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import sentry_sdk
+import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+from sentry_sdk.transport import Transport
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -39,6 +58,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware, NotFound
+from opsgenie_envelope.otel import OpenTelemetryIntegration, trace_request_id
+from opsgenie_envelope.sentry import SentryIntegration
+from opsgenie_envelope.structlog import add_request_id
 
 __all__ = [
     "ERROR_PATH",
@@ -49,6 +71,7 @@ __all__ = [
     "build",
     "payload",
     "payload_bytes",
+    "sentry_client",
     "stream_app",
 ]
 
@@ -216,14 +239,93 @@ def _fastapi(size: str, ours: bool) -> FastAPI:
     return app
 
 
+_TRACER_PROVIDER = TracerProvider()  # records spans; no processor, so none is exported
+
+
+def _otel(**options: Any) -> Callable[[str, bool], ASGIApp]:
+    def make(size: str, raw: bool) -> ASGIApp:
+        app = Starlette(
+            routes=[_payload_route(size, raw)],
+            middleware=[Middleware(EnvelopeMiddleware, **options)],
+        )
+        return OpenTelemetryMiddleware(app, tracer_provider=_TRACER_PROVIDER)
+
+    return make
+
+
+class _Discard(Transport):
+    """A Sentry transport that drops what it is given."""
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def sentry_client() -> Iterator[None]:
+    """An active Sentry client (nothing sent) for the Sentry variants; removed on exit.
+
+    Without default integrations, so nothing is patched: the apps are wrapped in Sentry's
+    ASGI middleware by hand, and other variants in the same process stay untouched.
+    """
+    sentry_sdk.init(
+        dsn="http://public@127.0.0.1:9/1",
+        transport=_Discard(),
+        default_integrations=False,
+        auto_enabling_integrations=False,
+    )
+    try:
+        yield
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.get_global_scope().set_client(None)
+
+
+def _sentry(integrated: bool) -> Callable[[str, bool], ASGIApp]:
+    def make(size: str, raw: bool) -> ASGIApp:
+        integrations = [SentryIntegration()] if integrated else []
+        app = Starlette(
+            routes=[_payload_route(size, raw)],
+            middleware=[Middleware(EnvelopeMiddleware, integrations=integrations)],
+        )
+        return SentryAsgiMiddleware(app)
+
+    return make
+
+
+def _structlog(*processors: Any) -> Callable[[str, bool], ASGIApp]:
+    def make(size: str, raw: bool) -> ASGIApp:
+        value = payload(size)
+        logger = structlog.wrap_logger(
+            structlog.ReturnLogger(),
+            processors=[
+                *processors,
+                structlog.processors.add_log_level,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+
+        async def answer(request: Request) -> Response:
+            logger.info("alert served", alert_id=_ALERT["id"])
+            return JSONResponse(value)
+
+        return Starlette(routes=[Route(PATH, answer)], middleware=[Middleware(EnvelopeMiddleware)])
+
+    return make
+
+
 @dataclass(frozen=True)
 class Variant:
-    """A benchmark variant: its name, what it is, the path to request, how to build it."""
+    """A benchmark variant: its name, what it is, the path to request, how to build it.
+
+    ``context``, when set, is entered around building and serving the variant (the Sentry
+    variants need an active client).
+    """
 
     name: str
     label: str
     path: str
     build: Callable[[str, bool], ASGIApp]
+    context: Callable[[], contextlib.AbstractContextManager[None]] | None = None
 
 
 def _starlette(*middleware: Middleware) -> Callable[[str, bool], ASGIApp]:
@@ -288,6 +390,31 @@ VARIANTS: dict[str, Variant] = {
             PATH,
             lambda size, raw: _fastapi(size, True),
         ),
+        Variant("otel-off", "OpenTelemetry ASGI + EnvelopeMiddleware", PATH, _otel()),
+        Variant(
+            "otel-on",
+            "... + OpenTelemetryIntegration",
+            PATH,
+            _otel(integrations=[OpenTelemetryIntegration()]),
+        ),
+        Variant(
+            "otel-ids",
+            "... + OpenTelemetryIntegration + trace_request_id",
+            PATH,
+            _otel(integrations=[OpenTelemetryIntegration()], generator=trace_request_id),
+        ),
+        Variant(
+            "sentry-off", "Sentry ASGI + EnvelopeMiddleware", PATH, _sentry(False), sentry_client
+        ),
+        Variant(
+            "sentry-on",
+            "... + SentryIntegration",
+            PATH,
+            _sentry(True),
+            sentry_client,
+        ),
+        Variant("structlog-off", "one structlog event per request", PATH, _structlog()),
+        Variant("structlog-on", "... + add_request_id", PATH, _structlog(add_request_id)),
     )
 }
 

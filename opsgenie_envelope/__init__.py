@@ -42,7 +42,9 @@ from ._errors import (
     UnsupportedMediaType,
     error_class_for,
 )
+from ._exception_id import request_id_from_exception
 from ._expand import Expander, Expansion, Loader
+from ._integration import Integration
 from ._logging import RequestIdFilter
 from ._middleware import EnvelopeMiddleware
 from ._paging import Page, Pager, paged
@@ -67,6 +69,7 @@ __all__ = [
     "Expansion",
     "Forbidden",
     "Gone",
+    "Integration",
     "InternalServerError",
     "Loader",
     "MessageKey",
@@ -95,6 +98,7 @@ __all__ = [
     "is_valid_request_id",
     "paged",
     "read_json",
+    "request_id_from_exception",
     "set_message",
     "uuid4_hex",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypedDict
 
+from ._integration import Integration, check_integrations
 from ._request_id import is_valid_request_id
 from ._wire import MESSAGE_KEYS, MessageKey
 
@@ -66,6 +67,7 @@ class EnvelopeOptions(TypedDict, total=False):
     require_json_body: bool
     message_key: MessageKey
     debug: bool
+    integrations: Iterable[Integration]
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class EnvelopeConfig:
         message_key: render a handler's message as ``"message"``, OpsGenie's ``"result"``,
             or ``"both"``.
         debug: put the exception type and text in 500 bodies (never in production).
+        integrations: :class:`Integration` objects whose hooks run per request (e.g.
+            ``opsgenie_envelope.otel.OpenTelemetryIntegration()``); none by default. Any
+            iterable; kept as a tuple.
     """
 
     generator: Callable[[], str] | None = None
@@ -95,8 +100,10 @@ class EnvelopeConfig:
     require_json_body: bool = False
     message_key: MessageKey = "message"
     debug: bool = False
+    integrations: Iterable[Integration] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "integrations", check_integrations(self.integrations))
         if self.generator is not None and not callable(self.generator):
             raise TypeError("generator must be a callable returning a str, or None")
         if not callable(self.validator):

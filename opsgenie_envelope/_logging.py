@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 
 from ._context import get_request_id
+from ._exception_id import request_id_from_exception
 
 __all__ = ["RequestIdFilter"]
 
 
 class RequestIdFilter(logging.Filter):
     """Add ``record.request_id`` (the current request's ID, or ``default`` outside one).
+
+    A record logged after the request ended about an exception that escaped it (the
+    server's "Exception in ASGI application") gets the ID that exception carries.
 
     Example::
 
@@ -26,5 +30,7 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Stamp the record; never drops it."""
         request_id = get_request_id()
+        if request_id is None and record.exc_info:
+            request_id = request_id_from_exception(record.exc_info[1])
         record.request_id = self.default if request_id is None else request_id
         return True

@@ -23,7 +23,9 @@ from ._config import (
 )
 from ._context import EXTRAS_KEY, REQUEST_ID_KEY, current_scope
 from ._errors import ApiError, InternalServerError, NotAcceptable, UnsupportedMediaType
+from ._exception_id import tag_exception
 from ._framework import error_from_exception, error_from_response
+from ._integration import prepare_integrations, run_exception_hooks
 from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
 from ._render import (
     DATA_PREFIX,
@@ -371,6 +373,8 @@ class EnvelopeMiddleware:
         self._exclude = DEFAULT_EXCLUDE_PATHS if cfg.exclude_paths is None else cfg.exclude_paths
         self._read_docs_paths = cfg.exclude_paths is None
         self._scan_headers = cfg.negotiate or cfg.trust_incoming_id or cfg.require_json_body
+        # Start-up checks of the integrations; only the hooks they override are called.
+        self._on_request, self._on_exception = prepare_integrations(cfg.integrations, app)
 
     def _resolve_docs_paths(self, scope: Scope) -> None:
         """Exclude the documentation URLs of the app served: one time, then never again.
@@ -439,6 +443,9 @@ class EnvelopeMiddleware:
             send, scope, request_id, started_at, excluded, self.config.message_key
         )
         try:
+            if self._on_request:
+                for hook in self._on_request:
+                    hook(scope, request_id)
             if refused is not None:
                 await responder.send_error(refused)
                 return
@@ -450,8 +457,10 @@ class EnvelopeMiddleware:
             error, unexpected = error_from_exception(exc, self.config.debug)
             if responder.started or unexpected:
                 # Logged once, by the server that receives the re-raised exception.
-                exc.add_note(f"request_id: {request_id}")
+                tag_exception(exc, request_id)
                 if not responder.started:
+                    if self._on_exception:
+                        run_exception_hooks(self._on_exception, exc, scope)
                     await responder.send_error(error)
                 del error
                 raise

@@ -64,8 +64,9 @@ def test_every_benchmarked_app_answers_as_claimed(group: inprocess.Group) -> Non
     """Each case's app answers its status, and envelopes where it claims to (else exit)."""
     loop = asyncio.new_event_loop()
     try:
-        for case in group.cases:
-            inprocess._check(case, case.build(), loop)
+        with inprocess.group_context(group):
+            for case in group.cases:
+                inprocess._check(case, case.build(), loop)
     finally:
         loop.close()
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from opsgenie_envelope import EnvelopeMiddleware
+from opsgenie_envelope import EnvelopeMiddleware, RequestIdFilter
 from tests.support.apps import fastapi_app, starlette_app
 from tests.support.server import running
 
@@ -42,6 +42,15 @@ def raw_request(base_url: str, request: bytes) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def wait_for_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The records with a traceback, once the server logged one (it logs after answering)."""
+    deadline = time.monotonic() + 5
+    while not any(r.exc_info for r in caplog.records) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # a second record, if any, would follow at once
+    return [r for r in caplog.records if r.exc_info]
 
 
 def test_get_is_enveloped_over_the_wire(base_url: str) -> None:
@@ -105,16 +114,28 @@ def test_unhandled_exception_is_500_and_logged_once(
     """An unhandled exception: a 500 envelope, and one server log line carrying the request ID."""
     with caplog.at_level(logging.ERROR):
         response = httpx.get(f"{base_url}/fail/boom")
-        # The server logs after the response went out: give its thread a moment.
-        deadline = time.monotonic() + 5
-        while not any(r.exc_info for r in caplog.records) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.05)
+        errors = wait_for_errors(caplog)
     assert response.status_code == 500
     assert "hunter2" not in response.text
-    errors = [r for r in caplog.records if r.exc_info]
     assert len(errors) == 1
     assert f"request_id: {response.headers['x-request-id']}" in caplog.text
+
+
+def test_unhandled_exception_record_has_request_id_field(
+    base_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's one "Exception in ASGI application" record gets ``request_id`` as a field."""
+    log_filter = RequestIdFilter()
+    caplog.handler.addFilter(log_filter)
+    try:
+        with caplog.at_level(logging.ERROR):
+            response = httpx.get(f"{base_url}/fail/boom")
+            errors = wait_for_errors(caplog)
+    finally:
+        caplog.handler.removeFilter(log_filter)
+    [record] = errors
+    assert record.name == "uvicorn.error"
+    assert record.request_id == response.headers["x-request-id"]  # type: ignore[attr-defined]
 
 
 def test_fastapi_over_the_wire() -> None:
