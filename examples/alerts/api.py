@@ -489,6 +489,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await demo.requests.aclose(grace=10)  # finish the writes in hand before stopping
     await demo.store.aclose()
+    await demo.limit.aclose()
 
 
 def _stores(settings: Settings) -> tuple[AlertStore, RateLimit, AsyncRequests]:

@@ -32,12 +32,13 @@ from __future__ import annotations
 from ._keys import KeyFunction, by_api_key, by_client_address, digest
 from ._limit import RateLimit, StorageErrorPolicy, Strategy
 from ._middleware import RateLimitMiddleware
-from ._slowapi import install_slowapi, slowapi_handler
+from ._slowapi import Reason, install_slowapi, slowapi_handler
 
 __all__ = [
     "KeyFunction",
     "RateLimit",
     "RateLimitMiddleware",
+    "Reason",
     "StorageErrorPolicy",
     "Strategy",
     "by_api_key",

@@ -21,11 +21,12 @@ from starlette.responses import Response
 
 from .. import TooManyRequests
 
-__all__ = ["install_slowapi", "slowapi_handler"]
+__all__ = ["Reason", "install_slowapi", "slowapi_handler"]
 
 logger = logging.getLogger("opsgenie_envelope")
 
 Reason = str | Callable[[Request], str]
+"""``X-RateLimit-Reason`` for slowapi's 429: a fixed value, or a function of the request."""
 _REASON = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 

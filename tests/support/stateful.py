@@ -20,6 +20,7 @@ from opsgenie_envelope.ratelimit import RateLimit, RateLimitMiddleware
 from opsgenie_envelope.requests import AsyncRequests, Outcome, RedisRequestStore, Work
 
 __all__ = [
+    "STATUS_KEYS",
     "THROTTLE_HEADERS",
     "alerts_endpoint",
     "key",
@@ -27,9 +28,13 @@ __all__ = [
     "limited_starlette",
     "plain_app",
     "served_requests_app",
+    "sleeping",
     "throttle_headers",
     "tracked_app",
 ]
+
+STATUS_KEYS = ["success", "action", "processedAt", "isSuccess", "status", "alertId", "alias"]
+"""The keys of OpsGenie's ``AlertRequestStatus``, in the order it sends them."""
 
 THROTTLE_HEADERS = (
     "retry-after",
@@ -101,17 +106,23 @@ def tracked_app(requests: AsyncRequests, work: Work, **envelope: Any) -> FastAPI
     return app
 
 
+def sleeping(seconds: float) -> Work:
+    """Work that takes ``seconds``, then succeeds with ``Created alert``."""
+
+    async def work(body: dict[str, Any]) -> Outcome:
+        await asyncio.sleep(seconds)
+        return Outcome("Created alert")
+
+    return work
+
+
 def served_requests_app() -> FastAPI:
     """The app a test serves in its own process to kill it: work that never ends, on Redis.
 
     Reads ``TEST_REDIS_URL``, ``TEST_REDIS_PREFIX`` and ``TEST_LEASE`` from the environment.
     """
-
-    async def forever(body: dict[str, Any]) -> Outcome:
-        await asyncio.sleep(3600)
-        return Outcome("Created alert")
-
     store = RedisRequestStore(
         os.environ["TEST_REDIS_URL"], key_prefix=os.environ["TEST_REDIS_PREFIX"]
     )
-    return tracked_app(AsyncRequests(store, lease=float(os.environ["TEST_LEASE"])), forever)
+    lease = float(os.environ["TEST_LEASE"])
+    return tracked_app(AsyncRequests(store, lease=lease), sleeping(3600))
