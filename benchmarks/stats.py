@@ -22,8 +22,8 @@ from typing import Any
 
 __all__ = [
     "RESULTS_DIR",
-    "machine",
     "format_ratio",
+    "machine",
     "markdown_table",
     "paired_ratios",
     "summarize",
