@@ -21,7 +21,7 @@ from .._outage import OutageLog, check_seconds
 
 try:
     from limits import RateLimitItem, parse_many
-    from limits.aio.storage import Storage
+    from limits.aio.storage import MemoryStorage, Storage
     from limits.aio.strategies import (
         FixedWindowRateLimiter,
         MovingWindowRateLimiter,
@@ -56,6 +56,9 @@ _KEYS: dict[str, tuple[KeyFunction, str]] = {
     "api_key": (by_api_key, "API_KEY"),
     "address": (by_client_address, "IP_ADDRESS"),
 }
+_NO_REDIS = 'a Redis storage needs redis-py: pip install "opsgenie-envelope[redis]"'
+_POOLED = ("async+redis", "async+rediss", "async+redis+unix")
+"""Schemes whose connection pool we make ourselves (so that ``aclose`` can close it)."""
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _REASON = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -74,11 +77,6 @@ def _items(limit: object) -> tuple[RateLimitItem, ...]:
     return items
 
 
-_NO_REDIS = 'a Redis storage needs redis-py: pip install "opsgenie-envelope[redis]"'
-_POOLED = ("async+redis", "async+rediss", "async+redis+unix")
-"""Schemes whose connection pool we make ourselves (so that ``aclose`` can close it)."""
-
-
 def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storage, Any]:
     """The ``limits`` storage for ``storage``, and the redis-py pool made for it (or ``None``)."""
     if isinstance(storage, Storage):
@@ -87,6 +85,8 @@ def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storag
         return storage, None
     if not isinstance(storage, str):
         raise TypeError("storage must be a URL ('memory://', 'redis://host:6379/0') or a Storage")
+    if storage.startswith("unix://"):  # redis-py's name for a Redis socket
+        storage = "redis+unix://" + storage.removeprefix("unix://")
     url = storage if storage.startswith("async+") else f"async+{storage}"
     scheme = url.partition("://")[0]
     settings: dict[str, Any] = {"wrap_exceptions": True}
@@ -207,6 +207,9 @@ class RateLimit:
             ) from None
         self.strategy = strategy
         self._errors: tuple[type[BaseException], ...] = (StorageError, OSError, TimeoutError)
+        if not isinstance(self.storage, MemoryStorage):  # a given storage may not wrap errors
+            base = self.storage.base_exceptions
+            self._errors += base if isinstance(base, tuple) else (base,)
         # Storage health: shared by all requests, like a connection pool's state.
         self._down_until = 0.0
         self._outage = OutageLog(f"rate limit {name!r}")

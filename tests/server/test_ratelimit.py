@@ -260,3 +260,13 @@ async def test_middleware_passes_other_scopes_through() -> None:
     for kind in ("lifespan", "websocket", "websocket"):
         await middleware({"type": kind}, receive, send)
     assert seen == ["lifespan", "websocket", "websocket"]
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "unix:///run/redis.sock", "redis+unix:///run/redis.sock"]
+)
+async def test_redis_urls_make_a_redis_storage(url: str) -> None:
+    """``redis://`` and redis-py's ``unix://`` socket URLs give a Redis storage (no connection yet)."""
+    limit = RateLimit("1/minute", storage=url)
+    assert type(limit.storage).__name__ == "RedisStorage"
+    await limit.aclose()

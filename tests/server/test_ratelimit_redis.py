@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 import redis
+from limits.storage import storage_from_string
 
 from opsgenie_envelope.ratelimit import RateLimit, digest
 from tests.support.asgi import make_client
@@ -162,3 +163,15 @@ async def test_hung_redis_costs_a_request_its_timeout_not_forever(
             redis_server.process.send_signal(signal.SIGCONT)
     assert response.status_code == 503
     assert waited < 5
+
+
+async def test_given_storage_errors_follow_the_policy_too(redis_server: RedisServer) -> None:
+    """A ``limits`` storage passed in (errors not wrapped) still fails closed, not with a 500."""
+    storage = storage_from_string(
+        f"async+{redis_server.url}", implementation="redispy", socket_connect_timeout=0.5
+    )
+    limit = RateLimit("1/minute", storage=storage, on_storage_error="fail-closed")
+    redis_server.stop()
+    async with make_client(limited_fastapi(limit), headers=ALICE) as client:
+        response = await client.get("/alerts")
+    assert response.status_code == 503
