@@ -1,8 +1,12 @@
 """An OpsGenie-style Alerts API built with opsgenie_envelope: the library's demo.
 
 Serve it with ``uvicorn examples.alerts.api:app --host 127.0.0.1 --port 8000`` (``demo``
-extra). It mirrors a slice of OpsGenie's Alert API (same paths, request and response
-shapes) and shows the library at work:
+extra), or on Redis with any number of workers::
+
+    ALERTS_REDIS_URL=redis://127.0.0.1:6379/0 uvicorn examples.alerts.api:app --workers 4
+
+It mirrors a slice of OpsGenie's Alert API (same paths, request and response shapes) and
+shows the library at work:
 
 * ``install(app, message_key="result")``: ``EnvelopeMiddleware`` makes every answer an
   envelope, and ``/docs`` shows those envelopes and the errors each route raises; the 202 of a
