@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 import redis
+from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 
 from opsgenie_envelope.ratelimit import RateLimit, digest
@@ -170,6 +171,7 @@ async def test_given_storage_errors_follow_the_policy_too(redis_server: RedisSer
     storage = storage_from_string(
         f"async+{redis_server.url}", implementation="redispy", socket_connect_timeout=0.5
     )
+    assert isinstance(storage, Storage)
     limit = RateLimit("1/minute", storage=storage, on_storage_error="fail-closed")
     redis_server.stop()
     async with make_client(limited_fastapi(limit), headers=ALICE) as client:
