@@ -96,7 +96,7 @@ async def test_retry_after_counts_down_to_the_next_window() -> None:
     """``Retry-After`` is the time left in the window, rounded up."""
     async with raw_client(demo(rate_limit=1, rate_period=4)) as api:
         await api.get("/v2/alerts/count")
-        await anyio.sleep(1.5)
+        await anyio.sleep(1.2)
         response = await api.get("/v2/alerts/count")
     assert (response.headers["retry-after"], response.headers["x-ratelimit-period-in-sec"]) == (
         "3",

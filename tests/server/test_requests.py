@@ -167,10 +167,10 @@ async def test_work_sees_the_request_id(tracker: AsyncRequests) -> None:
 
 async def test_long_work_keeps_its_lease_alive() -> None:
     """Work longer than the lease is not declared lost: its worker renews the lease."""
-    tracker = AsyncRequests(lease=0.15)
-    async with make_client(tracked_app(tracker, sleeping(0.5))) as client:
+    tracker = AsyncRequests(lease=0.6)
+    async with make_client(tracked_app(tracker, sleeping(1.5))) as client:
         request_id = await accept(client)
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(1.0)
         during = await client.get(f"/v2/alerts/requests/{request_id}")
         after = await processed(client, tracker, request_id)
     await tracker.aclose()
