@@ -36,7 +36,14 @@ from starlette.types import ASGIApp
 
 from benchmarks import driver
 from benchmarks.driver import make_scope, run_batch, run_once
-from benchmarks.stats import machine, markdown_table, paired_ratios, summarize, write_results
+from benchmarks.stats import (
+    format_ratio,
+    machine,
+    markdown_table,
+    paired_ratios,
+    summarize,
+    write_results,
+)
 from benchmarks.variants import CHUNK, PATH, SIZES, VARIANTS, build, stream_app
 
 __all__ = ["GROUPS", "TARGETS", "group_context", "main"]
@@ -304,10 +311,6 @@ def run_memory(loop: asyncio.AbstractEventLoop, sizes_mb: tuple[int, int]) -> di
     }
 
 
-def _fmt_ratio(ratio: dict[str, float]) -> str:
-    return f"{ratio['median']:.2f}x [{ratio['p25']:.2f}-{ratio['p75']:.2f}]"
-
-
 def _fmt_us(us: float) -> str:
     return f"{us:,.1f}" if us < 1000 else f"{us:,.0f}"
 
@@ -330,7 +333,7 @@ def render(results: dict[str, Any]) -> str:
                     group["title"],
                     case["label"],
                     _fmt_us(case["us_per_request"]["median"]),
-                    "1.00 (baseline)" if base else _fmt_ratio(case["ratio"]),
+                    "1.00 (baseline)" if base else format_ratio(case["ratio"]),
                     "" if base else f"{case['overhead_us']:+,.1f}",
                 ]
             )

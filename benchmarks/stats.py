@@ -22,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "RESULTS_DIR",
+    "format_ratio",
     "machine",
     "markdown_table",
     "paired_ratios",
@@ -57,6 +58,11 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
         "max": ordered[-1],
         "n": len(ordered),
     }
+
+
+def format_ratio(summary: dict[str, float]) -> str:
+    """A ratio summary as ``1.23x [1.10-1.40]``: median, then quartiles."""
+    return f"{summary['median']:.2f}x [{summary['p25']:.2f}-{summary['p75']:.2f}]"
 
 
 def paired_ratios(samples: Sequence[float], baseline: Sequence[float]) -> list[float]:

@@ -38,6 +38,7 @@ __all__ = [
     "RATE_LIMIT_HEADERS",
     "RATE_LIMIT_PERIOD_HEADER",
     "RATE_LIMIT_REASON_HEADER",
+    "RATE_LIMIT_REASON_PATTERN",
     "RATE_LIMIT_STATE_HEADER",
     "REQUEST_ID",
     "REQUEST_ID_CHARACTERS",
@@ -77,6 +78,8 @@ THROTTLED: Final = "THROTTLED"
 """``X-RateLimit-State`` of a throttled caller."""
 DEFAULT_RATE_LIMIT_REASON: Final = "ACCOUNT"
 """``X-RateLimit-Reason`` when a 429 names none."""
+RATE_LIMIT_REASON_PATTERN: Final = "[A-Za-z0-9_.-]{1,64}"
+"""An ``X-RateLimit-Reason`` value: a token such as ``API_KEY``, safe in a header."""
 ALLOW_HEADER: Final = "Allow"
 """The methods a resource allows, kept on 405."""
 

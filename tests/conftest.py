@@ -1,14 +1,16 @@
-"""Shared fixtures: the sample Starlette and FastAPI apps behind the middleware."""
+"""Shared fixtures: the sample Starlette and FastAPI apps behind the middleware; Redis."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
 from tests.support.apps import AppFactory, fastapi_app, starlette_app
 from tests.support.asgi import make_client
+from tests.support.redis_server import RedisServer, delete_keys, private_redis, redis_for_tests
 
 
 @pytest.fixture
@@ -28,3 +30,28 @@ async def client(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on the sample app with default options."""
     async with make_client(make_app()) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The tests' Redis: ``$OPSGENIE_ENVELOPE_REDIS_URL`` or a private ``redis-server``.
+
+    Without either the test fails, saying how to get one: Redis tests are never skipped.
+    """
+    with redis_for_tests() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own on the tests' Redis; its keys are deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    delete_keys(redis_url, f"*{prefix}*")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A ``redis-server`` this test owns, to stop and start again; stopped by PID at the end."""
+    with private_redis() as server:
+        yield server

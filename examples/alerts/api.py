@@ -1,15 +1,20 @@
 """An OpsGenie-style Alerts API built with opsgenie_envelope: the library's demo.
 
 Serve it with ``uvicorn examples.alerts.api:app --host 127.0.0.1 --port 8000`` (``demo``
-extra). It mirrors a slice of OpsGenie's Alert API (same paths, request and response
-shapes) and shows the library at work:
+extra), or on Redis with any number of workers::
+
+    ALERTS_REDIS_URL=redis://127.0.0.1:6379/0 uvicorn examples.alerts.api:app --workers 4
+
+It mirrors a slice of OpsGenie's Alert API (same paths, request and response shapes) and
+shows the library at work:
 
 * ``install(app, message_key="result")``: ``EnvelopeMiddleware`` makes every answer an
   envelope, and ``/docs`` shows those envelopes and the errors each route raises; the 202 of a
-  write reads ``{"data": null, "result": "Request will be processed", "took", "requestId"}``.
-* Writes are processed in the background, under the 202's request ID
-  (``get_request_id()``): poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
-* Typed errors: 401, 403 (40301), 404, 415, 422 with ``errors``, 429 with ``X-RateLimit-*``.
+  write reads ``{"result": "Request will be processed", "took", "requestId"}``.
+* ``AsyncRequests`` (``opsgenie_envelope.requests``): writes are processed in the background
+  under the 202's request ID; poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
+* ``RateLimit`` (``opsgenie_envelope.ratelimit``): per API key, 429 with ``X-RateLimit-*``.
+* Typed errors: 401, 403 (40301), 404, 415, 422 with ``errors``, 429, 503.
 * ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``.
 
 Endpoints::
@@ -24,26 +29,28 @@ Endpoints::
     DELETE /v2/alerts/{identifier}               delete (202)
     GET    /v2/users/{identifier}                a user by ID or username; expand=contact
 
-Settings come from the environment (see :class:`Settings`); storage is in memory, seeded
-with five alerts and three users at start-up.
+Settings come from the environment (see :class:`Settings`). By default everything (alerts,
+request statuses, rate limits) lives in the process's memory, seeded with five alerts and
+three users: one worker. With ``ALERTS_REDIS_URL`` it all lives in Redis, so any number of
+workers (``uvicorn --workers 4``) and hosts serve one consistent API.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Path, Query, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 
-from examples.alerts.auth import Caller, Gate, RateLimiter
+from examples.alerts.auth import Caller, Gate
 from examples.alerts.repository import (
     PRIORITIES,
     SORT_FIELDS,
@@ -52,7 +59,6 @@ from examples.alerts.repository import (
     Match,
     NewAlert,
     QueryError,
-    RequestStatus,
     parse_query,
 )
 from examples.alerts.seed import seed
@@ -63,22 +69,24 @@ from opsgenie_envelope import (
     NotFound,
     Page,
     Pager,
+    ServiceUnavailable,
     TooManyRequests,
     Unauthenticated,
     UnprocessableEntity,
     __version__,
-    get_request_id,
-    set_message,
 )
 from opsgenie_envelope.fastapi import envelope, errors, install
+from opsgenie_envelope.ratelimit import RateLimit
+from opsgenie_envelope.requests import AsyncRequests, Outcome, RedisRequestStore
 
 __all__ = ["Settings", "app", "create_app"]
 
 DEFAULT_API_KEY = "demo-key"
 DEFAULT_READONLY_API_KEY = "demo-readonly-key"
 DEFAULT_RATE_LIMIT = 600
-RATE_PERIOD = 60
-ACCEPTED = "Request will be processed"
+DEFAULT_RATE_PERIOD = 60
+DEFAULT_REDIS_PREFIX = "alerts:"
+_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,48}")
 
 
 @dataclass(frozen=True)
@@ -89,9 +97,14 @@ class Settings:
         api_key: the full-access key (``ALERTS_API_KEY``, default ``demo-key``).
         readonly_api_key: the read-only key (``ALERTS_READONLY_API_KEY``, default
             ``demo-readonly-key``).
-        rate_limit: requests per minute and key (``ALERTS_RATE_LIMIT``, default 600).
+        rate_limit: requests per period and key (``ALERTS_RATE_LIMIT``, default 600).
+        rate_period: the rate limit's window in seconds (``ALERTS_RATE_PERIOD``, default 60).
         processing_delay: seconds a write waits before it is processed
             (``ALERTS_PROCESSING_DELAY``, default 0): shows why clients poll.
+        redis_url: keep alerts, request statuses and rate limits in this Redis
+            (``ALERTS_REDIS_URL``, e.g. ``redis://127.0.0.1:6379/0``) instead of in memory.
+        redis_prefix: put before the demo's Redis key names (``ALERTS_REDIS_PREFIX``,
+            default ``alerts:``): several demos can share one Redis.
         seed: start with the sample alerts and users.
         from_environment: the names of the variables the values above came from.
     """
@@ -99,7 +112,10 @@ class Settings:
     api_key: str = DEFAULT_API_KEY
     readonly_api_key: str = DEFAULT_READONLY_API_KEY
     rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_period: int = DEFAULT_RATE_PERIOD
     processing_delay: float = 0.0
+    redis_url: str | None = None
+    redis_prefix: str = DEFAULT_REDIS_PREFIX
     seed: bool = True
     from_environment: frozenset[str] = field(default=frozenset())
 
@@ -110,17 +126,26 @@ class Settings:
                 raise ValueError(f"{name} must be a non-empty string without spaces")
         if self.api_key == self.readonly_api_key:
             raise ValueError("api_key and readonly_api_key must differ")
-        if isinstance(self.rate_limit, bool) or not isinstance(self.rate_limit, int):
-            raise TypeError("rate_limit must be an int")
-        if self.rate_limit < 1:
-            raise ValueError("rate_limit must be at least 1 request per minute")
+        for name in ("rate_limit", "rate_period"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int")
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("redis_url must read like redis://127.0.0.1:6379/0")
+        if not _PREFIX.fullmatch(self.redis_prefix):
+            raise ValueError("redis_prefix must be 1..48 characters of [A-Za-z0-9_.:-]")
         if not (math.isfinite(self.processing_delay) and 0 <= self.processing_delay <= 60):
             raise ValueError("processing_delay must be between 0 and 60 seconds")
 
     @classmethod
     def from_environment_variables(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Read ``ALERTS_API_KEY``, ``ALERTS_READONLY_API_KEY``, ``ALERTS_RATE_LIMIT`` and
-        ``ALERTS_PROCESSING_DELAY``; unset ones keep their defaults.
+        """Read ``ALERTS_API_KEY``, ``ALERTS_READONLY_API_KEY``, ``ALERTS_RATE_LIMIT``,
+        ``ALERTS_RATE_PERIOD``, ``ALERTS_PROCESSING_DELAY``, ``ALERTS_REDIS_URL`` and
+        ``ALERTS_REDIS_PREFIX``; unset (or empty) ones keep their defaults.
 
         Raises ``ValueError`` naming the variable when a value is unusable.
         """
@@ -129,11 +154,14 @@ class Settings:
             "ALERTS_API_KEY": ("api_key", str),
             "ALERTS_READONLY_API_KEY": ("readonly_api_key", str),
             "ALERTS_RATE_LIMIT": ("rate_limit", int),
+            "ALERTS_RATE_PERIOD": ("rate_period", int),
             "ALERTS_PROCESSING_DELAY": ("processing_delay", float),
+            "ALERTS_REDIS_URL": ("redis_url", str),
+            "ALERTS_REDIS_PREFIX": ("redis_prefix", str),
         }
         for variable, (name, kind) in names.items():
             raw = environ.get(variable)
-            if raw is None:
+            if raw is None or (kind is str and name.startswith("redis") and not raw.strip()):
                 continue
             try:
                 values[name] = kind(raw.strip())
@@ -152,6 +180,8 @@ class Demo:
     settings: Settings
     store: AlertStore
     gate: Gate
+    limit: RateLimit
+    requests: AsyncRequests
 
 
 # Request bodies -------------------------------------------------------------------------
@@ -229,10 +259,12 @@ DemoState = Annotated[Demo, Depends(_demo)]
 
 
 async def reader(
-    demo: DemoState, authorization: Annotated[str | None, Security(genie_key)]
+    request: Request, demo: DemoState, authorization: Annotated[str | None, Security(genie_key)]
 ) -> Caller:
     """Any known key (401 otherwise), within its rate limit (429 otherwise)."""
-    return demo.gate.admit(authorization)
+    caller = demo.gate.admit(authorization)
+    await demo.limit.check(request)  # after authentication: refused keys use no quota
+    return caller
 
 
 async def writer(caller: Annotated[Caller, Depends(reader)]) -> Caller:
@@ -252,7 +284,7 @@ alert_pages = Pager(sort_fields=SORT_FIELDS, default_sort="createdAt", max_offse
 
 async def load_contact(user: dict[str, Any], request: Request) -> list[dict[str, Any]]:
     """The ``contact`` of ``expand=contact``: the user's contact methods."""
-    found = _demo(request).store.user(user["id"])
+    found = await _demo(request).store.user(user["id"])
     return [dict(contact) for contact in found.contacts] if found is not None else []
 
 
@@ -266,24 +298,20 @@ def _match(query: str) -> Match:
         raise UnprocessableEntity(errors={"query": str(exc)}) from None
 
 
-def _accept(demo: Demo, tasks: BackgroundTasks, action: Callable[[], RequestStatus]) -> None:
-    """Answer 202 and run ``action`` after the answer, under this request's ID."""
-    request_id = get_request_id()
-    if request_id is None:  # only without EnvelopeMiddleware, which create_app always adds
-        raise RuntimeError("the Alerts API must run behind EnvelopeMiddleware")
-    tasks.add_task(_process, demo, request_id, action)
-    set_message(ACCEPTED)
+async def _accept(demo: Demo, action: str, write: Callable[[], Awaitable[Outcome]]) -> None:
+    """Answer 202 and run ``write`` in the background, under this request's ID."""
 
+    async def work() -> Outcome:
+        if demo.settings.processing_delay:
+            await anyio.sleep(demo.settings.processing_delay)
+        return await write()
 
-async def _process(demo: Demo, request_id: str, action: Callable[[], RequestStatus]) -> None:
-    if demo.settings.processing_delay:
-        await anyio.sleep(demo.settings.processing_delay)
-    demo.store.record(request_id, action())
+    await demo.requests.accept(work, action=action)
 
 
 # Routes ---------------------------------------------------------------------------------
 
-router = APIRouter(responses=errors(Unauthenticated, TooManyRequests))
+router = APIRouter(responses=errors(Unauthenticated, TooManyRequests, ServiceUnavailable))
 Read = [Depends(reader)]
 Write = [Depends(writer)]
 
@@ -295,12 +323,10 @@ Write = [Depends(writer)]
     dependencies=Write,
     responses=errors(Forbidden),
 )
-async def create_alert(
-    body: CreateAlertIn, request: Request, demo: DemoState, tasks: BackgroundTasks
-) -> None:
+async def create_alert(body: CreateAlertIn, request: Request, demo: DemoState) -> None:
     """Accept an alert for creation; poll the request status for the outcome."""
     new = body.checked(request.client.host if request.client else "")
-    _accept(demo, tasks, lambda: demo.store.create(new))
+    await _accept(demo, "Create", lambda: demo.store.create(new))
 
 
 @router.get(
@@ -313,16 +339,13 @@ async def get_request_status(
     request_id: Annotated[str, Path(alias="requestId")], demo: DemoState
 ) -> dict[str, Any]:
     """The outcome of a write; 404 while it is unknown or not yet processed."""
-    status = demo.store.request_status(request_id)
-    if status is None:
-        raise NotFound("Request not found. It might not be processed yet.")
-    return status.to_json()
+    return await demo.requests.status_data(request_id)
 
 
 @router.get("/v2/alerts/count", tags=["alerts"], dependencies=Read)
 async def count_alerts(demo: DemoState, query: QueryParam = "") -> dict[str, int]:
     """How many alerts match ``query``."""
-    return {"count": demo.store.count(_match(query))}
+    return {"count": await demo.store.count(_match(query))}
 
 
 @router.get("/v2/alerts", tags=["alerts"], dependencies=Read, openapi_extra=envelope(paged=True))
@@ -333,7 +356,7 @@ async def list_alerts(
 ) -> list[dict[str, Any]]:
     """A page of the alerts matching ``query``, newest first by default."""
     match = _match(query)
-    rows, total = demo.store.search(
+    rows, total = await demo.store.search(
         match, page.sort or "createdAt", page.order, page.offset, page.limit
     )
     return page.items([alert.to_json(full=False) for alert in rows], total=total)
@@ -346,7 +369,7 @@ async def get_alert(
     identifier: str, demo: DemoState, identifier_type: IdentifierParam = "id"
 ) -> dict[str, Any]:
     """One alert by ID, alias or tiny ID."""
-    alert = demo.store.find(identifier, identifier_type)
+    alert = await demo.store.find(identifier, identifier_type)
     if alert is None:
         raise NotFound("Alert does not exist")
     return alert.to_json()
@@ -362,13 +385,14 @@ async def get_alert(
 async def acknowledge_alert(
     identifier: str,
     demo: DemoState,
-    tasks: BackgroundTasks,
     identifier_type: IdentifierParam = "id",
     body: AlertActionIn | None = None,
 ) -> None:
     """Accept an acknowledgement; an unknown alert shows in the request status."""
     user = body.user if body is not None else None
-    _accept(demo, tasks, lambda: demo.store.acknowledge(identifier, identifier_type, user))
+    await _accept(
+        demo, "Acknowledge", lambda: demo.store.acknowledge(identifier, identifier_type, user)
+    )
 
 
 @router.post(
@@ -381,13 +405,12 @@ async def acknowledge_alert(
 async def close_alert(
     identifier: str,
     demo: DemoState,
-    tasks: BackgroundTasks,
     identifier_type: IdentifierParam = "id",
     body: AlertActionIn | None = None,
 ) -> None:
     """Accept a close; an unknown alert shows in the request status."""
     user = body.user if body is not None else None
-    _accept(demo, tasks, lambda: demo.store.close(identifier, identifier_type, user))
+    await _accept(demo, "Close", lambda: demo.store.close(identifier, identifier_type, user))
 
 
 @router.delete(
@@ -400,11 +423,10 @@ async def close_alert(
 async def delete_alert(
     identifier: str,
     demo: DemoState,
-    tasks: BackgroundTasks,
     identifier_type: IdentifierParam = "id",
 ) -> None:
     """Accept a deletion; an unknown alert shows in the request status."""
-    _accept(demo, tasks, lambda: demo.store.delete(identifier, identifier_type))
+    await _accept(demo, "Delete", lambda: demo.store.delete(identifier, identifier_type))
 
 
 @router.get(
@@ -420,7 +442,7 @@ async def get_user(
     expansion: Annotated[Expansion, Depends(user_expand.query)],
 ) -> dict[str, Any]:
     """A user by ID or username; ``expand=contact`` adds the contact methods."""
-    user = demo.store.user(identifier)
+    user = await demo.store.user(identifier)
     if user is None:
         raise NotFound("User does not exist")
     return await expansion.apply(user.to_json())
@@ -429,8 +451,8 @@ async def get_user(
 # The app --------------------------------------------------------------------------------
 
 
-def banner(demo: Demo) -> str:
-    """What the demo prints at start-up: the data, the keys and the rate limit."""
+async def banner(demo: Demo) -> str:
+    """What the demo prints at start-up: where state lives, the data, the keys, the limit."""
     settings = demo.settings
 
     def key(variable: str, value: str) -> str:
@@ -441,15 +463,24 @@ def banner(demo: Demo) -> str:
     example = (
         "$ALERTS_API_KEY" if "ALERTS_API_KEY" in settings.from_environment else settings.api_key
     )
+    if settings.redis_url is None:
+        state = (
+            "in this process only: every worker has its own alerts, request statuses and rate"
+            " limits (set ALERTS_REDIS_URL to share them)"
+        )
+    else:
+        state = f"alerts, request statuses and rate limits {demo.store.where}"
+    alerts, users = await demo.store.sizes()
     return "\n".join(
         [
             f"Alerts API demo (opsgenie_envelope {__version__}): "
-            f"{len(demo.store.alerts)} alerts and {len(demo.store.users)} users in memory.",
+            f"{alerts} alerts and {users} users {demo.store.where}.",
+            f"  state:        {state}",
             f"  full access:  Authorization: {key('ALERTS_API_KEY', settings.api_key)}",
             "  read-only:    Authorization: "
             + key("ALERTS_READONLY_API_KEY", settings.readonly_api_key),
-            f"  rate limit:   {settings.rate_limit} requests per minute per key"
-            " (ALERTS_RATE_LIMIT)",
+            f"  rate limit:   {settings.rate_limit} requests per {settings.rate_period} s per key"
+            " (ALERTS_RATE_LIMIT, ALERTS_RATE_PERIOD)",
             f"  try:          curl -H 'Authorization: GenieKey {example}' <server>/v2/alerts",
         ]
     )
@@ -457,32 +488,47 @@ def banner(demo: Demo) -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    print(banner(app.state.demo), flush=True)
+    demo: Demo = app.state.demo
+    print(await banner(demo), flush=True)
     yield
+    await demo.requests.aclose(grace=10)  # finish the writes in hand before stopping
+    await demo.store.aclose()
+    await demo.limit.aclose()
 
 
-def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic
-) -> FastAPI:
+def _stores(settings: Settings) -> tuple[AlertStore, RateLimit, AsyncRequests]:
+    """The alert store, the rate limit and the request statuses: in memory, or all in Redis."""
+    limit = f"{settings.rate_limit}/{settings.rate_period} seconds"
+    url, prefix = settings.redis_url, settings.redis_prefix
+    if url is None:
+        return AlertStore(), RateLimit(limit, key="api_key"), AsyncRequests()
+    from examples.alerts.redis_store import RedisAlertStore  # needs redis-py
+
+    return (
+        RedisAlertStore(url, prefix=prefix),
+        RateLimit(limit, key="api_key", storage=url, name=f"{prefix}api"),
+        AsyncRequests(RedisRequestStore(url, key_prefix=f"{prefix}request:")),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the Alerts API.
 
     Args:
         settings: the demo's settings; read from the environment when omitted.
-        clock: the rate limiter's monotonic clock (tests pass a fake one).
 
     The sample data is stored here rather than at start-up, so the app answers the same
     when no server runs its lifespan (``httpx.ASGITransport``, ``--lifespan off``); the
-    lifespan prints the keys.
+    lifespan prints the keys. In Redis, the first worker to start stores it, once.
     """
     settings = Settings.from_environment_variables() if settings is None else settings
-    store = AlertStore()
+    store, limit, requests = _stores(settings)
     if settings.seed:
         seed(store)
     keys = {
         settings.api_key: ("ALERTS_API_KEY", True),
         settings.readonly_api_key: ("ALERTS_READONLY_API_KEY", False),
     }
-    gate = Gate(keys, RateLimiter(settings.rate_limit, RATE_PERIOD, clock))
     app = FastAPI(
         title="Alerts API",
         summary="A slice of OpsGenie's Alert API, served with opsgenie_envelope.",
@@ -492,7 +538,7 @@ def create_app(
     # OpsGenie's 202 text goes under "result"; bodies must be JSON (415 otherwise).
     # install() adds EnvelopeMiddleware and makes /docs show the envelopes.
     install(app, message_key="result", require_json_body=True)
-    app.state.demo = Demo(settings, store, gate)
+    app.state.demo = Demo(settings, store, Gate(keys), limit, requests)
     app.include_router(router)
     return app
 

@@ -1,10 +1,11 @@
-"""In-process storage for the Alerts API demo: alerts, users and async request statuses.
+"""Storage for the Alerts API demo: alerts and users, in this process's memory by default.
 
-The sample data lives in ``seed``.
+The sample data lives in ``seed``; the Redis backend, shared by every worker process, in
+``redis_store``. Request statuses and rate limits are the library's
+(``opsgenie_envelope.requests`` and ``opsgenie_envelope.ratelimit``).
 
 Plain Python, no web framework: the API module turns ``None`` into ``NotFound`` and
-:class:`QueryError` into a 422. Everything lives in dicts and is lost on restart; each
-mutation is synchronous, so coroutines on one event loop never see half an update.
+:class:`QueryError` into a 422; writes return an ``Outcome``, which the request status shows.
 
 Shapes follow OpsGenie's Alert API: an alert renders as OpsGenie's ``Alert`` (one alert) or
 ``BaseAlert`` (list items), a processed write as ``AlertRequestStatus``.
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import shlex
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from opsgenie_envelope.requests import Outcome
+
 __all__ = [
     "IDENTIFIER_TYPES",
-    "MAX_REQUEST_STATUSES",
+    "NO_ALERT",
     "PRIORITIES",
     "SORT_FIELDS",
     "Alert",
@@ -30,7 +34,6 @@ __all__ = [
     "Match",
     "NewAlert",
     "QueryError",
-    "RequestStatus",
     "User",
     "millis",
     "parse_query",
@@ -55,8 +58,8 @@ SORT_FIELDS = (
 )
 """The fields ``GET /v2/alerts`` sorts by (a subset of OpsGenie's)."""
 
-MAX_REQUEST_STATUSES = 10_000
-"""Request statuses kept: they are transient, so the store does not grow with every write."""
+NO_ALERT = "Alert does not exist"
+"""The status of an action on an unknown alert."""
 
 MAX_QUERY = 1000
 """Longest ``query`` accepted, as for OpsGenie's saved searches."""
@@ -135,6 +138,26 @@ class Alert:
     count: int = 1
     report: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def made(cls, new: NewAlert, alert_id: str, tiny_id: int, created_at: datetime) -> Alert:
+        """A new alert from the checked fields of a create request, cut to OpsGenie's limits."""
+        new = new.clipped()
+        return cls(
+            id=alert_id,
+            tiny_id=tiny_id,
+            alias=new.alias or alert_id,  # OpsGenie's default alias is the alert's ID
+            message=new.message,
+            priority=new.priority,
+            created_at=created_at,
+            updated_at=created_at,
+            last_occurred_at=created_at,
+            description=new.description,
+            tags=list(new.tags),
+            details=dict(new.details),
+            entity=new.entity,
+            source=new.source,
+        )
+
     def sort_key(self, name: str) -> Any:
         """The value ``GET /v2/alerts`` sorts on for ``sort=name``."""
         values: dict[str, Any] = {
@@ -179,30 +202,6 @@ class Alert:
             data["description"] = self.description
             data["details"] = dict(self.details)
         return data
-
-
-@dataclass(frozen=True)
-class RequestStatus:
-    """The outcome of one processed write: OpsGenie's ``AlertRequestStatus``."""
-
-    action: Literal["Create", "Acknowledge", "Close", "Delete"]
-    processed_at: datetime
-    is_success: bool
-    status: str
-    alert_id: str = ""
-    alias: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``data`` of ``GET /v2/alerts/requests/{requestId}``."""
-        return {
-            "success": self.is_success,
-            "action": self.action,
-            "processedAt": timestamp(self.processed_at),
-            "isSuccess": self.is_success,
-            "status": self.status,
-            "alertId": self.alert_id,
-            "alias": self.alias,
-        }
 
 
 @dataclass
@@ -295,148 +294,181 @@ def parse_query(query: str) -> Match:
 
 
 class AlertStore:
-    """Alerts, users and request statuses, in memory.
+    """Alerts and users, in this process's memory: the default, needing nothing.
+
+    Each worker process has its own copy: see :class:`~examples.alerts.redis_store.RedisAlertStore`
+    for one store shared by every worker. The domain logic (deduplication, acknowledge,
+    close, delete) lives here once; a backend only overrides the storage primitives
+    (``_all``, ``_get``, ``_put``, ``_remove``, ``_next_tiny``, ``_users``, ``_writing``).
 
     Args:
         clock: the current time (UTC), for timestamps.
-        max_request_statuses: how many request statuses are kept; the oldest go first.
     """
 
-    def __init__(
-        self,
-        clock: Callable[[], datetime] = utc_now,
-        max_request_statuses: int = MAX_REQUEST_STATUSES,
-    ) -> None:
+    where = "in memory"
+    """Where the data lives, for the start-up banner."""
+
+    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self.clock = clock
-        self.max_request_statuses = max_request_statuses
         self.alerts: dict[str, Alert] = {}
         self.users: dict[str, User] = {}
-        self.requests: dict[str, RequestStatus] = {}
         self._last_tiny = 0
+
+    # Storage primitives: overridden by other backends --------------------------------
+
+    async def _all(self) -> list[Alert]:
+        return list(self.alerts.values())
+
+    async def _get(self, alert_id: str) -> Alert | None:
+        return self.alerts.get(alert_id)
+
+    async def _put(self, alert: Alert) -> None:
+        self.alerts[alert.id] = alert
+
+    async def _remove(self, alert_id: str) -> None:
+        self.alerts.pop(alert_id, None)
+
+    async def _next_tiny(self) -> int:
+        self._last_tiny += 1
+        return self._last_tiny
+
+    async def _users(self) -> list[User]:
+        return list(self.users.values())
+
+    def _writing(self) -> AbstractAsyncContextManager[None]:
+        """Held around each read-modify-write. In memory nothing is needed: a mutation never
+        waits, so coroutines on one event loop never see half of one."""
+        return nullcontext()
+
+    def load(self, users: Iterable[User], alerts: Iterable[Alert]) -> None:
+        """Store the sample data (see ``seed``), replacing what has the same IDs."""
+        self.users.update((user.id, user) for user in users)
+        for alert in alerts:
+            self.alerts[alert.id] = alert
+            self._last_tiny = max(self._last_tiny, alert.tiny_id)
+
+    async def sizes(self) -> tuple[int, int]:
+        """How many alerts and users are stored."""
+        return len(await self._all()), len(await self._users())
+
+    async def aclose(self) -> None:
+        """Release connections (none in memory)."""
 
     # Alerts -------------------------------------------------------------------------
 
-    def find(self, identifier: str, identifier_type: IdentifierType = "id") -> Alert | None:
+    async def find(self, identifier: str, identifier_type: IdentifierType = "id") -> Alert | None:
         """The alert with this ID, tiny ID or alias (an open alert first), or ``None``."""
         if identifier_type == "id":
-            return self.alerts.get(identifier)
+            return await self._get(identifier)
+        alerts = await self._all()
         if identifier_type == "tiny":
-            return next((a for a in self.alerts.values() if str(a.tiny_id) == identifier), None)
-        candidates = [a for a in self.alerts.values() if a.alias == identifier]
+            return next((a for a in alerts if str(a.tiny_id) == identifier), None)
+        candidates = [a for a in alerts if a.alias == identifier]
         candidates.sort(key=lambda a: (a.status == "open", a.created_at), reverse=True)
         return candidates[0] if candidates else None
 
-    def search(
+    async def search(
         self, match: Match, sort: str, order: Literal["asc", "desc"], offset: int, limit: int
     ) -> tuple[list[Alert], int]:
         """One page of the alerts ``match`` accepts, sorted; and how many it accepts."""
-        found = [alert for alert in self.alerts.values() if match(alert)]
+        found = [alert for alert in await self._all() if match(alert)]
         found.sort(key=lambda a: (a.sort_key(sort), a.tiny_id), reverse=order == "desc")
         return found[offset : offset + limit], len(found)
 
-    def count(self, match: Match) -> int:
+    async def count(self, match: Match) -> int:
         """How many alerts ``match`` accepts."""
-        return sum(1 for alert in self.alerts.values() if match(alert))
+        return sum(1 for alert in await self._all() if match(alert))
 
-    def add(
+    async def add(
         self, new: NewAlert, *, created_at: datetime | None = None, alert_id: str | None = None
     ) -> Alert:
         """Store a new alert (no deduplication) and return it."""
-        new = new.clipped()
-        self._last_tiny += 1
         alert_id = alert_id or str(uuid.uuid4())
-        created_at = created_at or self.clock()
-        alert = Alert(
-            id=alert_id,
-            tiny_id=self._last_tiny,
-            alias=new.alias or alert_id,  # OpsGenie's default alias is the alert's ID
-            message=new.message,
-            priority=new.priority,
-            created_at=created_at,
-            updated_at=created_at,
-            last_occurred_at=created_at,
-            description=new.description,
-            tags=list(new.tags),
-            details=dict(new.details),
-            entity=new.entity,
-            source=new.source,
-        )
-        self.alerts[alert.id] = alert
+        alert = Alert.made(new, alert_id, await self._next_tiny(), created_at or self.clock())
+        await self._put(alert)
         return alert
 
-    def create(self, new: NewAlert) -> RequestStatus:
+    async def create(self, new: NewAlert) -> Outcome:
         """Create an alert, or count one more occurrence of the open alert with its alias."""
-        now = self.clock()
-        new = new.clipped()
-        existing = None if new.alias is None else self.find(new.alias, "alias")
-        if existing is not None and existing.status == "open":
-            existing.count += 1
-            existing.last_occurred_at = existing.updated_at = now
-            return RequestStatus(
-                "Create", now, True, "Alert deduplicated", existing.id, existing.alias
-            )
-        alert = self.add(new, created_at=now)
-        return RequestStatus("Create", now, True, "Created alert", alert.id, alert.alias)
+        async with self._writing():
+            now = self.clock()
+            new = new.clipped()
+            existing = None if new.alias is None else await self.find(new.alias, "alias")
+            if existing is not None and existing.status == "open":
+                existing.count += 1
+                existing.last_occurred_at = existing.updated_at = now
+                await self._put(existing)
+                return _done("Alert deduplicated", existing)
+            return _done("Created alert", await self.add(new, created_at=now))
 
-    def acknowledge(
+    async def _act(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        done: str,
+        change: Callable[[Alert, datetime], bool],
+    ) -> Outcome:
+        """Apply ``change`` (which says whether it changed anything) to one alert, atomically."""
+        async with self._writing():
+            alert = await self.find(identifier, identifier_type)
+            if alert is None:
+                return Outcome(NO_ALERT, success=False)
+            if change(alert, self.clock()):
+                await self._put(alert)
+            return _done(done, alert)
+
+    async def acknowledge(
         self, identifier: str, identifier_type: IdentifierType, user: str | None = None
-    ) -> RequestStatus:
+    ) -> Outcome:
         """Acknowledge an alert (again is fine)."""
-        now = self.clock()
-        alert = self.find(identifier, identifier_type)
-        if alert is None:
-            return RequestStatus("Acknowledge", now, False, "Alert does not exist")
-        if not alert.acknowledged:
+
+        def acknowledge(alert: Alert, now: datetime) -> bool:
+            if alert.acknowledged:
+                return False
             alert.acknowledged = True
             alert.updated_at = now
             alert.report["ackTime"] = millis(now - alert.created_at)
             alert.report["acknowledgedBy"] = user or "API"
-        return RequestStatus("Acknowledge", now, True, "Acknowledged", alert.id, alert.alias)
+            return True
 
-    def close(
+        return await self._act(identifier, identifier_type, "Acknowledged", acknowledge)
+
+    async def close(
         self, identifier: str, identifier_type: IdentifierType, user: str | None = None
-    ) -> RequestStatus:
+    ) -> Outcome:
         """Close an alert (again is fine)."""
-        now = self.clock()
-        alert = self.find(identifier, identifier_type)
-        if alert is None:
-            return RequestStatus("Close", now, False, "Alert does not exist")
-        if alert.status == "open":
+
+        def close(alert: Alert, now: datetime) -> bool:
+            if alert.status == "closed":
+                return False
             alert.status = "closed"
             alert.updated_at = now
             alert.report["closeTime"] = millis(now - alert.created_at)
             alert.report["closedBy"] = user or "API"
-        return RequestStatus("Close", now, True, "Closed", alert.id, alert.alias)
+            return True
 
-    def delete(self, identifier: str, identifier_type: IdentifierType) -> RequestStatus:
+        return await self._act(identifier, identifier_type, "Closed", close)
+
+    async def delete(self, identifier: str, identifier_type: IdentifierType) -> Outcome:
         """Delete an alert."""
-        now = self.clock()
-        alert = self.find(identifier, identifier_type)
-        if alert is None:
-            return RequestStatus("Delete", now, False, "Alert does not exist")
-        del self.alerts[alert.id]
-        return RequestStatus("Delete", now, True, "Deleted", alert.id, alert.alias)
-
-    # Request statuses ---------------------------------------------------------------
-
-    def record(self, request_id: str, status: RequestStatus) -> None:
-        """Remember the outcome of the write request ``request_id``, forgetting the oldest."""
-        self.requests[request_id] = status
-        while len(self.requests) > self.max_request_statuses:
-            del self.requests[next(iter(self.requests))]
-
-    def request_status(self, request_id: str) -> RequestStatus | None:
-        """The outcome of a processed write request, or ``None`` (unknown, or not yet done)."""
-        return self.requests.get(request_id)
+        async with self._writing():
+            alert = await self.find(identifier, identifier_type)
+            if alert is None:
+                return Outcome(NO_ALERT, success=False)
+            await self._remove(alert.id)
+            return _done("Deleted", alert)
 
     # Users --------------------------------------------------------------------------
 
-    def user(self, identifier: str) -> User | None:
+    async def user(self, identifier: str) -> User | None:
         """The user with this ID or username."""
-        user = self.users.get(identifier)
-        if user is not None:
-            return user
-        return next((u for u in self.users.values() if u.username == identifier), None)
+        users = await self._users()
+        return next((u for u in users if identifier in (u.id, u.username)), None)
+
+
+def _done(status: str, alert: Alert) -> Outcome:
+    """A successful outcome about ``alert``: its ID and alias, as OpsGenie reports them."""
+    return Outcome(status, fields={"alertId": alert.id, "alias": alert.alias})
 
 
 def millis(delta: timedelta) -> int:

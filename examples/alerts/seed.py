@@ -6,12 +6,12 @@ times are relative to the store's clock, so the alerts are always minutes old.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from examples.alerts.repository import AlertStore, NewAlert, User, millis
+from examples.alerts.repository import Alert, AlertStore, NewAlert, User, millis
 
-__all__ = ["seed"]
+__all__ = ["sample", "seed"]
 
 _USERS = (
     ("2b9a7e4c-6f3d-4a55-9c1e-3d8f0b7a6e21", "ada@example.com", "Ada Lovelace", "Admin"),
@@ -93,14 +93,10 @@ _ALERTS: tuple[tuple[str, int, dict[str, Any]], ...] = (
 )
 
 
-def seed(store: AlertStore) -> None:
-    """Add three users and five alerts (one acknowledged, one closed), tiny IDs 1 to 5.
-
-    IDs are fixed, so the README's examples work from one run to the next.
-    """
-    now = store.clock()
-    for (user_id, username, name, role), contact_id in zip(_USERS, _CONTACT_IDS, strict=True):
-        store.users[user_id] = User(
+def sample(now: datetime) -> tuple[list[User], list[Alert]]:
+    """Three users and five alerts (one acknowledged, one closed), tiny IDs 1 to 5."""
+    users = [
+        User(
             id=user_id,
             username=username,
             full_name=name,
@@ -110,13 +106,16 @@ def seed(store: AlertStore) -> None:
                 {"id": contact_id, "method": "email", "to": username, "status": {"enabled": True}}
             ],
         )
-    for alert_id, minutes_ago, fields in _ALERTS:
+        for (user_id, username, name, role), contact_id in zip(_USERS, _CONTACT_IDS, strict=True)
+    ]
+    alerts = []
+    for tiny_id, (alert_id, minutes_ago, fields) in enumerate(_ALERTS, start=1):
         created = now - timedelta(minutes=minutes_ago)
         extra = dict(fields)
         acknowledged_by = extra.pop("acknowledged_by", None)
         closed_by = extra.pop("closed_by", None)
         extra["tags"] = tuple(extra["tags"])
-        alert = store.add(NewAlert(**extra), created_at=created, alert_id=alert_id)
+        alert = Alert.made(NewAlert(**extra), alert_id, tiny_id, created)
         handled = created + timedelta(minutes=4)  # someone acted four minutes later
         if acknowledged_by is not None:
             alert.acknowledged = True
@@ -127,3 +126,13 @@ def seed(store: AlertStore) -> None:
             alert.status = "closed"
             alert.report.update(closeTime=millis(handled - created), closedBy=closed_by)
             alert.updated_at = handled
+        alerts.append(alert)
+    return users, alerts
+
+
+def seed(store: AlertStore) -> None:
+    """Load :func:`sample` into ``store``; in Redis only once, whatever the number of workers.
+
+    IDs are fixed, so the README's examples work from one run to the next.
+    """
+    store.load(*sample(store.clock()))

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from benchmarks import inprocess, wire
+from benchmarks import inprocess, stateful, wire
 from benchmarks.stats import paired_ratios, summarize
 from benchmarks.variants import SIZES, VARIANTS, payload_bytes
 
@@ -75,3 +75,22 @@ def test_every_variant_is_in_a_group() -> None:
     """No variant is defined and never measured."""
     measured = {c.variant for g in inprocess.GROUPS for c in g.cases}
     assert set(VARIANTS) <= measured
+
+
+@pytest.mark.redis
+def test_stateful_benchmark_measures_every_case(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One short round of ``benchmarks.stateful`` checks each app and prints every variant."""
+    assert stateful.main(["--rounds", "1", "--batch-ms", "2", "--redis-url", redis_url]) == 0
+    printed = capsys.readouterr().out
+    for title, _ in stateful.GROUPS.values():
+        assert title in printed
+    assert "rate limit, redis://" in printed
+    assert "accept + status, redis://" in printed
+
+
+def test_stateful_benchmark_needs_a_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a Redis URL the stateful benchmark exits with status 2 and says why."""
+    monkeypatch.delenv("OPSGENIE_ENVELOPE_REDIS_URL", raising=False)
+    assert stateful.main([]) == 2

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.support.demo_app import ALERT_IDS, demo, poll_raw, raw_client
+from tests.support.stateful import STATUS_KEYS
 
 pytestmark = pytest.mark.anyio
 
@@ -85,15 +86,7 @@ async def test_request_status_is_404_while_unknown(api: httpx.AsyncClient) -> No
 async def test_request_status_shape(api: httpx.AsyncClient) -> None:
     """A processed create reports OpsGenie's request-status fields."""
     status = await create(api, message="Disk full")
-    assert list(status) == [
-        "success",
-        "action",
-        "processedAt",
-        "isSuccess",
-        "status",
-        "alertId",
-        "alias",
-    ]
+    assert list(status) == STATUS_KEYS
     assert status["status"] == "Created alert"
     assert status["alias"] == status["alertId"]  # OpsGenie's default alias is the ID
     assert status["processedAt"].endswith("Z")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 from fastapi import FastAPI
 
 from examples.alerts.api import Settings, create_app
-from tests.support.client_app import FakeTime
 from tests.support.demo_app import FULL, READONLY, demo, raw_client
 
 pytestmark = pytest.mark.anyio
@@ -70,7 +70,7 @@ async def test_refused_write_changes_nothing() -> None:
 
 async def test_over_the_rate_limit_is_429_with_headers() -> None:
     """One request past the limit answers 429 with Retry-After and OpsGenie's headers."""
-    async with raw_client(demo(clock=FakeTime().clock, rate_limit=2)) as api:
+    async with raw_client(demo(rate_limit=2)) as api:
         statuses = [(await api.get("/v2/alerts/count")).status_code for _ in range(2)]
         response = await api.get("/v2/alerts/count")
     assert statuses == [200, 200]
@@ -93,28 +93,30 @@ async def test_over_the_rate_limit_is_429_with_headers() -> None:
 
 
 async def test_retry_after_counts_down_to_the_next_window() -> None:
-    """``Retry-After`` is the time left in the window."""
-    time = FakeTime()
-    async with raw_client(demo(clock=time.clock, rate_limit=1)) as api:
+    """``Retry-After`` is the time left in the window, rounded up."""
+    async with raw_client(demo(rate_limit=1, rate_period=4)) as api:
         await api.get("/v2/alerts/count")
-        time.sleep(44.5)
+        await anyio.sleep(1.2)
         response = await api.get("/v2/alerts/count")
-    assert response.headers["retry-after"] == "16"
+    assert (response.headers["retry-after"], response.headers["x-ratelimit-period-in-sec"]) == (
+        "3",
+        "4",
+    )
 
 
 async def test_rate_limit_resets_after_the_window() -> None:
     """A new window allows requests again."""
-    time = FakeTime()
-    async with raw_client(demo(clock=time.clock, rate_limit=1)) as api:
+    async with raw_client(demo(rate_limit=1, rate_period=1)) as api:
         await api.get("/v2/alerts/count")
-        time.sleep(60)
+        throttled = await api.get("/v2/alerts/count")
+        await anyio.sleep(1.1)
         response = await api.get("/v2/alerts/count")
-    assert response.status_code == 200
+    assert (throttled.status_code, response.status_code) == (429, 200)
 
 
 async def test_rate_limit_is_per_key() -> None:
     """One key's full window does not throttle the other key."""
-    app = demo(clock=FakeTime().clock, rate_limit=1)
+    app = demo(rate_limit=1)
     async with raw_client(app) as api:
         await api.get("/v2/alerts/count")
         throttled = await api.get("/v2/alerts/count")
@@ -124,19 +126,24 @@ async def test_rate_limit_is_per_key() -> None:
 
 async def test_unauthenticated_requests_use_no_quota() -> None:
     """Requests refused with 401 do not count against a key's limit."""
-    async with raw_client(demo(clock=FakeTime().clock, rate_limit=1), headers={}) as api:
+    async with raw_client(demo(rate_limit=1), headers={}) as api:
         await api.get("/v2/alerts/count", headers={"Authorization": "GenieKey nope"})
         response = await api.get("/v2/alerts/count", headers=FULL)
     assert response.status_code == 200
 
 
 def test_settings_default_without_environment() -> None:
-    """With no ALERTS_* variables, the documented defaults apply."""
+    """With no ALERTS_* variables, the documented defaults apply: in memory, 600 a minute."""
     settings = Settings.from_environment_variables({})
     assert (settings.api_key, settings.readonly_api_key, settings.rate_limit) == (
         "demo-key",
         "demo-readonly-key",
         600,
+    )
+    assert (settings.rate_period, settings.redis_url, settings.redis_prefix) == (
+        60,
+        None,
+        "alerts:",
     )
 
 
@@ -147,17 +154,29 @@ def test_settings_read_the_environment() -> None:
             "ALERTS_API_KEY": "k1",
             "ALERTS_READONLY_API_KEY": "k2",
             "ALERTS_RATE_LIMIT": " 30 ",
+            "ALERTS_RATE_PERIOD": "10",
             "ALERTS_PROCESSING_DELAY": "0.5",
+            "ALERTS_REDIS_URL": "redis://127.0.0.1:6379/2",
+            "ALERTS_REDIS_PREFIX": "team-a:",
         }
     )
     assert (settings.api_key, settings.readonly_api_key) == ("k1", "k2")
-    assert (settings.rate_limit, settings.processing_delay) == (30, 0.5)
+    assert (settings.rate_limit, settings.rate_period, settings.processing_delay) == (30, 10, 0.5)
+    assert (settings.redis_url, settings.redis_prefix) == ("redis://127.0.0.1:6379/2", "team-a:")
     assert settings.from_environment == {
         "ALERTS_API_KEY",
         "ALERTS_READONLY_API_KEY",
         "ALERTS_RATE_LIMIT",
+        "ALERTS_RATE_PERIOD",
         "ALERTS_PROCESSING_DELAY",
+        "ALERTS_REDIS_URL",
+        "ALERTS_REDIS_PREFIX",
     }
+
+
+def test_empty_redis_url_keeps_the_demo_in_memory() -> None:
+    """``ALERTS_REDIS_URL=`` (set but empty) means no Redis, as when it is unset."""
+    assert Settings.from_environment_variables({"ALERTS_REDIS_URL": " "}).redis_url is None
 
 
 @pytest.mark.parametrize(
@@ -165,6 +184,9 @@ def test_settings_read_the_environment() -> None:
     [
         ({"ALERTS_RATE_LIMIT": "lots"}, "ALERTS_RATE_LIMIT"),
         ({"ALERTS_RATE_LIMIT": "0"}, "rate_limit"),
+        ({"ALERTS_RATE_PERIOD": "-1"}, "rate_period"),
+        ({"ALERTS_REDIS_URL": "127.0.0.1:6379"}, "redis_url"),
+        ({"ALERTS_REDIS_PREFIX": "a b"}, "redis_prefix"),
         ({"ALERTS_PROCESSING_DELAY": "nan"}, "processing_delay"),
         ({"ALERTS_API_KEY": ""}, "api_key"),
         ({"ALERTS_READONLY_API_KEY": "demo-key"}, "must differ"),
@@ -188,7 +210,8 @@ async def test_start_up_prints_the_default_keys(capsys: pytest.CaptureFixture[st
     app = demo()
     async with app.router.lifespan_context(app):
         printed = capsys.readouterr().out
-    assert "5 alerts and 3 users" in printed
+    assert "5 alerts and 3 users in memory" in printed
+    assert "in this process only" in printed
     assert "Authorization: GenieKey demo-key " in printed
     assert "Authorization: GenieKey demo-readonly-key " in printed
 

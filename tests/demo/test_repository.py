@@ -1,14 +1,20 @@
-"""The demo's store on its own: what the API cannot show directly."""
+"""The demo's memory store on its own: what the API cannot show directly."""
 
 from __future__ import annotations
 
+import pytest
+
 from examples.alerts.repository import AlertStore, NewAlert
+from examples.alerts.seed import seed
+
+pytestmark = pytest.mark.anyio
 
 
-def test_store_keeps_only_the_newest_request_statuses() -> None:
-    """Past ``max_request_statuses``, the oldest request status is forgotten."""
-    store = AlertStore(max_request_statuses=2)
-    for request_id in ("r1", "r2", "r3"):
-        store.record(request_id, store.create(NewAlert(message=request_id)))
-    assert list(store.requests) == ["r2", "r3"]
-    assert store.request_status("r1") is None
+async def test_sample_data_loads_with_tiny_ids_one_to_five() -> None:
+    """Seeding stores five alerts, tiny IDs 1..5, and the next alert gets tiny ID 6."""
+    store = AlertStore()
+    seed(store)
+    alerts = await store.search(lambda alert: True, "tinyId", "asc", 0, 100)
+    created = await store.add(NewAlert(message="Disk full"))
+    assert [alert.tiny_id for alert in alerts[0]] == [1, 2, 3, 4, 5]
+    assert created.tiny_id == 6

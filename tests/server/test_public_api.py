@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import inspect
+from types import ModuleType
+
+import pytest
 
 import opsgenie_envelope
+from opsgenie_envelope import ratelimit, requests
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -70,3 +74,18 @@ def test_private_modules_export_what_they_define() -> None:
         module = importlib.import_module(info.name)
         for name in getattr(module, "__all__", ()):
             assert hasattr(module, name), f"{info.name}.__all__ names {name}"
+
+
+@pytest.mark.parametrize("module", [ratelimit, requests], ids=lambda m: m.__name__)
+def test_subpackages_export_what_they_define(module: ModuleType) -> None:
+    """``ratelimit`` and ``requests``: ``__all__`` is complete (ruff keeps it sorted), documented."""
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not inspect.ismodule(value) and name != "annotations"
+    }
+    assert set(module.__all__) == public
+    for name in module.__all__:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert inspect.getdoc(value), name

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -33,9 +31,9 @@ POLLS = 200
 """Most status polls before a test gives up (10 ms apart: two seconds)."""
 
 
-def demo(clock: Callable[[], float] = time.monotonic, **settings: Any) -> FastAPI:
+def demo(**settings: Any) -> FastAPI:
     """A new demo app with its own store; ``settings`` override :class:`Settings` defaults."""
-    return create_app(Settings(**settings), clock=clock)
+    return create_app(Settings(**settings))
 
 
 def raw_client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:

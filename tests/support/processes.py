@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,10 +67,11 @@ def available(server: str) -> bool:
 
 @dataclass
 class Served:
-    """A running server: its base URL and a way to read what it logged."""
+    """A running server: its base URL, its PID and a way to read what it logged."""
 
     url: str
     log: Path
+    pid: int
 
     def output(self) -> str:
         """Everything the server printed so far."""
@@ -78,16 +79,21 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(server: str, app: str) -> Iterator[Served]:
-    """Run ``server`` on a free port of 127.0.0.1 until the block ends; stop it by its PID."""
+def serve(
+    server: str, app: str, args: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> Iterator[Served]:
+    """Run ``server`` on a free port of 127.0.0.1 until the block ends; stop it by its PID.
+
+    ``args`` go after the server's command line (``--workers 2``); ``env`` adds variables.
+    """
     port = free_port()
     with tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False) as log:
         process = subprocess.Popen(
-            command(server, app, port),
+            [*command(server, app, port), *args],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
         )
     try:
         deadline = time.monotonic() + 20
@@ -102,7 +108,7 @@ def serve(server: str, app: str) -> Iterator[Served]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{server} did not start")
             time.sleep(0.05)
-        yield Served(f"http://127.0.0.1:{port}", Path(log.name))
+        yield Served(f"http://127.0.0.1:{port}", Path(log.name), process.pid)
     finally:
         process.terminate()  # SIGTERM to its PID; a no-op once it has exited and been reaped
         try:

@@ -1,0 +1,65 @@
+"""Shared by the stateful features (rate limits, request statuses): option checks and outage logs.
+
+A store that cannot be reached fails every request that needs it; one warning per request
+would flood the log. :class:`OutageLog` warns at the first failure, then at most once a
+minute while it lasts, and says when the store answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+
+__all__ = ["WARNING_INTERVAL", "OutageLog", "check_seconds"]
+
+logger = logging.getLogger("opsgenie_envelope")
+
+WARNING_INTERVAL = 60.0
+"""Seconds between two warnings about the same unreachable store."""
+
+
+def check_seconds(name: str, value: object) -> float:
+    """``value`` as a positive, finite number of seconds; ``TypeError``/``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite number of seconds")
+    return float(value)
+
+
+class OutageLog:
+    """Warnings about one store's outage: the first failure, then one a minute, then recovery.
+
+    Args:
+        what: names the store in every message, e.g. ``"rate limit 'default'"``.
+        clock: a monotonic clock in seconds.
+    """
+
+    def __init__(self, what: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.what = what
+        self.clock = clock
+        self.down = False
+        self._next_warning = 0.0
+
+    def failed(self, error: BaseException, consequence: str) -> None:
+        """Note a failure; warn (type and text of ``error``, then ``consequence``) if due."""
+        self.down = True
+        now = self.clock()
+        if now >= self._next_warning:
+            self._next_warning = now + WARNING_INTERVAL
+            logger.warning(
+                "%s: storage unreachable (%s: %s); %s",
+                self.what,
+                type(error).__name__,
+                error,
+                consequence,
+            )
+
+    def recovered(self) -> None:
+        """Note a success; say so once if the store was down."""
+        if self.down:
+            self.down = False
+            self._next_warning = 0.0
+            logger.info("%s: storage answers again", self.what)

@@ -1,0 +1,283 @@
+"""``RateLimit``: one rate limit on the ``limits`` library, answering OpsGenie's 429.
+
+``limits`` does the counting (its storages: ``memory://`` in the process, ``redis://`` shared
+by every process and host; its strategies: fixed window, moving window, sliding window
+counter). This module picks the key, turns a refusal into :class:`TooManyRequests` with
+``Retry-After`` and ``X-RateLimit-*``, and applies the storage-error policy.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, get_args
+
+from starlette.requests import HTTPConnection, Request
+
+from .. import ServiceUnavailable, TooManyRequests
+from .._outage import OutageLog, check_seconds
+from .._wire import RATE_LIMIT_REASON_PATTERN
+
+try:
+    from limits import RateLimitItem, parse_many
+    from limits.aio.storage import MemoryStorage, Storage
+    from limits.aio.strategies import (
+        FixedWindowRateLimiter,
+        MovingWindowRateLimiter,
+        RateLimiter,
+        SlidingWindowCounterRateLimiter,
+    )
+    from limits.errors import ConfigurationError, StorageError
+    from limits.storage import storage_from_string
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess without limits
+    raise ImportError(
+        'opsgenie_envelope.ratelimit needs the limits library: pip install "opsgenie-envelope[ratelimit]"'
+    ) from exc
+
+from ._keys import KeyFunction, by_api_key, by_client_address
+
+__all__ = ["RateLimit", "StorageErrorPolicy", "Strategy"]
+
+StorageErrorPolicy = Literal["fail-open", "fail-closed"]
+"""What to do when the storage (Redis) cannot be reached: let requests through, or 503."""
+Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
+"""The ``limits`` strategies."""
+
+REDIS_OPTIONS: Mapping[str, float] = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+"""Default client options of a Redis storage: a hung Redis costs a request 1 s, not forever."""
+
+_STRATEGIES: dict[str, Callable[[Storage], RateLimiter]] = {
+    "fixed-window": FixedWindowRateLimiter,
+    "moving-window": MovingWindowRateLimiter,
+    "sliding-window-counter": SlidingWindowCounterRateLimiter,
+}
+_KEYS: dict[str, tuple[KeyFunction, str]] = {
+    "api_key": (by_api_key, "API_KEY"),
+    "address": (by_client_address, "IP_ADDRESS"),
+}
+_NO_REDIS = 'a Redis storage needs redis-py: pip install "opsgenie-envelope[redis]"'
+_POOLED = ("async+redis", "async+rediss", "async+redis+unix")
+"""Schemes whose connection pool we make ourselves (so that ``aclose`` can close it)."""
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_REASON = re.compile(RATE_LIMIT_REASON_PATTERN)
+
+
+def _items(limit: object) -> tuple[RateLimitItem, ...]:
+    if not isinstance(limit, str):
+        raise TypeError("limit must be a str such as '600/minute' or '10/second;600/minute'")
+    try:
+        items = tuple(parse_many(limit))
+    except ValueError:
+        raise ValueError(
+            f"limit must read like '600/minute' or '10/second;600/minute', got {limit!r}"
+        ) from None
+    if not items or any(item.amount < 1 for item in items):
+        raise ValueError(f"limit must allow at least 1 request, got {limit!r}")
+    return items
+
+
+def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storage, Any]:
+    """The ``limits`` storage for ``storage``, and the redis-py pool made for it (or ``None``)."""
+    if isinstance(storage, Storage):
+        if options:
+            raise TypeError("storage_options apply to a storage URL, not to a storage object")
+        return storage, None
+    if not isinstance(storage, str):
+        raise TypeError("storage must be a URL ('memory://', 'redis://host:6379/0') or a Storage")
+    if storage.startswith("unix://"):  # redis-py's name for a Redis socket
+        storage = "redis+unix://" + storage.removeprefix("unix://")
+    url = storage if storage.startswith("async+") else f"async+{storage}"
+    scheme = url.partition("://")[0]
+    settings: dict[str, Any] = {"wrap_exceptions": True}
+    pool = None
+    if "redis" in scheme or "valkey" in scheme:
+        settings["implementation"] = "redispy"  # redis-py, the client the rest of us use
+        client_options = {**REDIS_OPTIONS, **(options or {})}
+        if scheme in _POOLED:
+            try:
+                from redis.asyncio import ConnectionPool
+            except ImportError:
+                raise ImportError(_NO_REDIS) from None
+            raw = url.removeprefix("async+").replace("redis+unix://", "unix://", 1)
+            pool = ConnectionPool.from_url(raw, **client_options)
+            settings["connection_pool"] = pool
+        else:
+            settings.update(client_options)
+    else:
+        settings.update(options or {})
+    try:
+        made = storage_from_string(url, **settings)
+    except ConfigurationError as exc:
+        if "prerequisite" in str(exc):
+            raise ImportError(_NO_REDIS) from None
+        raise ValueError(f"storage: {exc}") from None
+    assert isinstance(made, Storage)  # an async+ scheme always gives an async storage
+    return made, pool
+
+
+class RateLimit:
+    """A rate limit answering OpsGenie's 429, counted by the ``limits`` library.
+
+    Use it as a FastAPI dependency (``Depends(limit)``), in :class:`RateLimitMiddleware`, or
+    call :meth:`check` / :meth:`hit` yourself. Over the limit it raises
+    :class:`~opsgenie_envelope.TooManyRequests`, which ``EnvelopeMiddleware`` renders: status
+    429, ``Retry-After`` (seconds until the window frees), ``X-RateLimit-State: THROTTLED``,
+    ``X-RateLimit-Reason`` and ``X-RateLimit-Period-In-Sec`` (the limit's period).
+
+    Args:
+        limit: ``limits`` notation: ``"600/minute"``, ``"100 per 10 seconds"``, or several
+            at once, ``"10/second;600/minute"`` (every one must allow the request).
+        storage: ``"memory://"`` (this process only, the default), ``"redis://host:6379/0"``
+            (shared by every process and host using it; also ``rediss://``,
+            ``redis+sentinel://``, ``redis+cluster://``), or a ``limits.aio.storage.Storage``.
+        strategy: ``"fixed-window"`` (default), ``"moving-window"`` or
+            ``"sliding-window-counter"``.
+        key: who a request counts against: ``"api_key"`` (the hashed ``GenieKey``, else the
+            client address), ``"address"``, or a function of the request (sync or async)
+            returning a key, or ``None`` to leave the request unlimited.
+        reason: ``X-RateLimit-Reason``: ``API_KEY`` for ``key="api_key"``, ``IP_ADDRESS`` for
+            ``"address"``, ``ACCOUNT`` for a function, unless given.
+        name: this limit's name in storage keys: limits with the same name, limit and
+            storage count together (two app instances on one Redis share one limit).
+        on_storage_error: when the storage cannot be reached: ``"fail-open"`` (default)
+            lets requests through and logs a warning; ``"fail-closed"`` answers 503 with
+            ``Retry-After``. Never a 500.
+        storage_retry_after: seconds the storage is left alone after an error (the policy
+            applies meanwhile, without waiting on it); the 503's ``Retry-After``.
+        storage_options: keyword arguments for the storage (Redis: the redis-py client's,
+            e.g. ``{"socket_timeout": 0.2}``; default timeouts are 1 s).
+
+    Example::
+
+        from fastapi import Depends, FastAPI
+        from opsgenie_envelope.fastapi import install
+        from opsgenie_envelope.ratelimit import RateLimit
+
+        limit = RateLimit("600/minute", storage="redis://127.0.0.1:6379/0")
+        app = FastAPI(dependencies=[Depends(limit)])
+        install(app)
+    """
+
+    def __init__(
+        self,
+        limit: str,
+        *,
+        storage: str | Storage = "memory://",
+        strategy: Strategy = "fixed-window",
+        key: Literal["api_key", "address"] | KeyFunction = "api_key",
+        reason: str | None = None,
+        name: str = "default",
+        on_storage_error: StorageErrorPolicy = "fail-open",
+        storage_retry_after: float = 5.0,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.items = _items(limit)
+        if strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be one of {get_args(Strategy)}, got {strategy!r}")
+        if isinstance(key, str):
+            if key not in _KEYS:
+                raise ValueError(f"key must be 'api_key', 'address' or a function, got {key!r}")
+            self._key, default_reason = _KEYS[key]
+        elif callable(key):
+            self._key, default_reason = key, "ACCOUNT"
+        else:
+            raise TypeError("key must be 'api_key', 'address' or a function of the request")
+        self.reason = default_reason if reason is None else reason
+        if not isinstance(self.reason, str) or not _REASON.fullmatch(self.reason):
+            raise ValueError("reason must be 1..64 characters of [A-Za-z0-9_.-], e.g. 'API_KEY'")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ValueError("name must be 1..64 characters of [A-Za-z0-9_.:-]")
+        self.name = name
+        if on_storage_error not in get_args(StorageErrorPolicy):
+            raise ValueError(
+                f"on_storage_error must be one of {get_args(StorageErrorPolicy)}, "
+                f"got {on_storage_error!r}"
+            )
+        self.on_storage_error = on_storage_error
+        self.storage_retry_after = check_seconds("storage_retry_after", storage_retry_after)
+        if storage_options is not None and not isinstance(storage_options, Mapping):
+            raise TypeError("storage_options must be a mapping of keyword arguments")
+        self.storage, self._pool = _storage(storage, storage_options)
+        try:
+            self._limiter = _STRATEGIES[strategy](self.storage)
+        except NotImplementedError:
+            raise ValueError(
+                f"storage {type(self.storage).__name__} cannot do {strategy}"
+            ) from None
+        self.strategy = strategy
+        self._errors: tuple[type[BaseException], ...] = (StorageError, OSError, TimeoutError)
+        if not isinstance(self.storage, MemoryStorage):  # a given storage may not wrap errors
+            base = self.storage.base_exceptions
+            self._errors += base if isinstance(base, tuple) else (base,)
+        # Storage health: shared by all requests, like a connection pool's state.
+        self._down_until = 0.0
+        self._outage = OutageLog(f"rate limit {name!r}")
+
+    def __repr__(self) -> str:
+        limits = ";".join(str(item) for item in self.items)
+        return f"RateLimit({limits!r}, strategy={self.strategy!r}, name={self.name!r})"
+
+    async def aclose(self) -> None:
+        """Close the Redis connections of a storage this limit made from a URL.
+
+        Call it when the app stops (FastAPI's lifespan); a storage object passed in is left
+        to its owner.
+        """
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def __call__(self, request: Request) -> None:
+        """The FastAPI dependency: ``Depends(limit)`` checks every request of a route."""
+        await self.check(request)
+
+    async def check(self, connection: HTTPConnection) -> None:
+        """Count the request under its key; raise ``TooManyRequests`` when over the limit.
+
+        A key function returning ``None`` leaves the request unlimited.
+        """
+        key = self._key(connection)
+        if inspect.isawaitable(key):
+            key = await key
+        if key is None:
+            return
+        if not isinstance(key, str) or not key:
+            raise TypeError("a rate-limit key function must return a non-empty str or None")
+        await self.hit(key)
+
+    async def hit(self, key: str) -> None:
+        """Count one request under ``key`` (used as given: digest secrets first).
+
+        Raises ``TooManyRequests`` when the key is over the limit, ``ServiceUnavailable``
+        when the storage is down and the policy is ``"fail-closed"``.
+        """
+        if self._down_until and time.monotonic() < self._down_until:
+            self._storage_down(None)
+            return
+        try:
+            for item in self.items:
+                if not await self._limiter.hit(item, self.name, key):
+                    stats = await self._limiter.get_window_stats(item, self.name, key)
+                    period = item.get_expiry()
+                    wait = min(max(stats.reset_time - time.time(), 0.0), float(period))
+                    raise TooManyRequests(retry_after=wait, reason=self.reason, period=period)
+        except self._errors as exc:
+            self._storage_down(exc)
+            return
+        if self._down_until:
+            self._down_until = 0.0
+            self._outage.recovered()
+
+    def _storage_down(self, exc: BaseException | None) -> None:
+        """Apply the policy: return (fail open) or raise ``ServiceUnavailable``."""
+        now = time.monotonic()
+        if exc is not None:
+            self._down_until = now + self.storage_retry_after
+            policy = "requests pass unchecked" if self.on_storage_error == "fail-open" else "503"
+            self._outage.failed(
+                getattr(exc, "storage_error", exc),
+                f"{policy} for the next {self.storage_retry_after:g} s",
+            )
+        if self.on_storage_error == "fail-closed":
+            raise ServiceUnavailable(retry_after=max(self._down_until - now, 1.0))

@@ -1,0 +1,66 @@
+"""``RateLimitMiddleware``: a :class:`RateLimit` on every HTTP request, as a pure-ASGI layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .. import REQUEST_ID_KEY, EnvelopeMiddleware
+from ._limit import RateLimit
+
+__all__ = ["RateLimitMiddleware"]
+
+_ORDER = (
+    "RateLimitMiddleware must run inside EnvelopeMiddleware, which renders its 429: with "
+    "app.add_middleware, add RateLimitMiddleware first and EnvelopeMiddleware (or install()) "
+    "after it; in Starlette(middleware=[...]), list EnvelopeMiddleware first"
+)
+_MAX_DEPTH = 64
+
+
+class RateLimitMiddleware:
+    """Check a :class:`RateLimit` before every HTTP request reaches the app.
+
+    Takes a ready ``RateLimit`` or the options to build one. It must sit inside
+    :class:`~opsgenie_envelope.EnvelopeMiddleware` (which renders the 429 and the 503):
+    Starlette's ``add_middleware`` puts each new middleware outside the ones before it.
+
+    Example::
+
+        from fastapi import FastAPI
+        from opsgenie_envelope.fastapi import install
+        from opsgenie_envelope.ratelimit import RateLimitMiddleware
+
+        app = FastAPI()
+        app.add_middleware(RateLimitMiddleware, limit="600/minute", key="api_key")
+        install(app)  # after: EnvelopeMiddleware ends up outside
+    """
+
+    def __init__(self, app: ASGIApp, /, limit: RateLimit | str, **options: Any) -> None:
+        if not callable(app):
+            raise TypeError("app must be an ASGI application")
+        inner: object = app
+        for _ in range(_MAX_DEPTH):  # the wrapped stack must not already hold the envelope
+            if isinstance(inner, EnvelopeMiddleware):
+                raise ValueError(_ORDER)
+            inner = getattr(inner, "app", None)
+            if inner is None:
+                break
+        if isinstance(limit, RateLimit):
+            if options:
+                raise TypeError("pass either a RateLimit or the options to build one, not both")
+            self.limit = limit
+        else:
+            self.limit = RateLimit(limit, **options)
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if REQUEST_ID_KEY not in scope:
+            raise RuntimeError(_ORDER)
+        await self.limit.check(HTTPConnection(scope))
+        await self.app(scope, receive, send)

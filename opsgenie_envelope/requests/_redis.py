@@ -1,0 +1,190 @@
+"""``RedisRequestStore``: request records in Redis, shared by every process and host.
+
+One key per request (``<key_prefix><requestId>``) holding a JSON record, expiring ``ttl``
+seconds after its last change. Each change is one Lua script, so it is atomic, and every
+deadline is read from the Redis server's clock (``TIME``): hosts with skewed clocks agree.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .._outage import check_seconds
+from ._status import LOST, RequestStatus
+from ._store import DEFAULT_TTL, RequestStore, StoreUnavailable
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisRequestStore"]
+
+REDIS_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+"""Default client options: a hung Redis costs a request one second, not forever."""
+
+_NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+
+# KEYS[1] the record; ARGV action, token, lease ms, ttl ms. 1 when recorded, 0 when taken.
+_BEGIN = (
+    _NOW
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], cjson.encode({state = 'pending', action = ARGV[1], token = ARGV[2],
+  deadline = now + tonumber(ARGV[3])}), 'PX', ARGV[4])
+return 1
+"""
+)
+
+# ARGV token, lease ms.
+_RENEW = (
+    _NOW
+    + """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local record = cjson.decode(raw)
+if record.state ~= 'pending' or record.token ~= ARGV[1] then return 0 end
+record.deadline = now + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(record), 'KEEPTTL')
+return 1
+"""
+)
+
+# ARGV token, the done record (JSON), ttl ms.
+_FINISH = """
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local record = cjson.decode(raw)
+  if record.state ~= 'pending' or record.token ~= ARGV[1] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+# ARGV the status text of a lost request. The done record, or nil while pending or unknown.
+_GET = (
+    _NOW
+    + """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local record = cjson.decode(raw)
+if record.state == 'done' then return raw end
+if now < record.deadline then return false end
+local done = cjson.encode({state = 'done', action = record.action, success = false,
+  status = ARGV[1], at = now})
+redis.call('SET', KEYS[1], done, 'KEEPTTL')
+return done
+"""
+)
+
+
+def _millis(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+class RedisRequestStore(RequestStore):
+    """Request records in Redis (``redis.asyncio``), with a TTL: for many processes and hosts.
+
+    Args:
+        url: ``redis://host:6379/0`` (also ``rediss://``, ``unix://``), for a client of its own.
+        client: a ``redis.asyncio.Redis`` to use instead of ``url`` (its owner closes it).
+        ttl: seconds a record is kept after its last change.
+        key_prefix: put before every request ID in key names.
+        options: more keyword arguments for ``Redis.from_url`` (default timeouts are 1 s).
+
+    A client, like its connections, belongs to the event loop that first uses it.
+
+    Example::
+
+        store = RedisRequestStore("redis://127.0.0.1:6379/0", ttl=3600)
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: Redis | None = None,
+        ttl: float = DEFAULT_TTL,
+        key_prefix: str = "opsgenie_envelope:request:",
+        **options: Any,
+    ) -> None:
+        try:
+            from redis.asyncio import Redis
+            from redis.exceptions import RedisError
+        except ImportError as exc:
+            raise ImportError(
+                'RedisRequestStore needs redis-py: pip install "opsgenie-envelope[redis]"'
+            ) from exc
+        self.ttl = check_seconds("ttl", ttl)
+        if not isinstance(key_prefix, str):
+            raise TypeError("key_prefix must be a str")
+        self.key_prefix = key_prefix
+        if (url is None) == (client is None):
+            raise TypeError("give RedisRequestStore either a url or a client")
+        if client is not None:
+            if options:
+                raise TypeError("options apply to a url, not to a client")
+            self.client, self._owned = client, False
+        else:
+            if not isinstance(url, str) or "://" not in url:
+                raise ValueError("url must read like 'redis://host:6379/0'")
+            self.client, self._owned = Redis.from_url(url, **{**REDIS_OPTIONS, **options}), True
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+        register = self.client.register_script
+        self._begin, self._renew = register(_BEGIN), register(_RENEW)
+        self._finish, self._get = register(_FINISH), register(_GET)
+
+    async def _run(self, script: Any, request_id: str, *args: Any) -> Any:
+        try:
+            return await script(keys=[self.key_prefix + request_id], args=list(args))
+        except self._errors as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def begin(self, request_id: str, action: str, token: str, lease: float) -> bool:
+        """Record ``request_id`` as pending; ``False`` when it is already recorded."""
+        done = await self._run(
+            self._begin, request_id, action, token, _millis(lease), _millis(self.ttl)
+        )
+        return bool(done)
+
+    async def renew(self, request_id: str, token: str, lease: float) -> bool:
+        """Push back the deadline of a record pending under ``token``."""
+        return bool(await self._run(self._renew, request_id, token, _millis(lease)))
+
+    async def finish(self, request_id: str, token: str, status: RequestStatus) -> bool:
+        """Store the outcome unless the record is done already."""
+        record = {
+            "state": "done",
+            "action": status.action,
+            "success": status.success,
+            "status": status.status,
+            "at": round(status.processed_at.timestamp() * 1000),
+            "fields": dict(status.fields),
+        }
+        done = await self._run(
+            self._finish, request_id, token, orjson.dumps(record), _millis(self.ttl)
+        )
+        return bool(done)
+
+    async def get(self, request_id: str) -> RequestStatus | None:
+        """The outcome, ``None`` while pending or unknown, a failure once a lease ran out."""
+        raw = await self._run(self._get, request_id, LOST)
+        if raw is None:
+            return None
+        record = orjson.loads(raw)
+        fields = record.get("fields")
+        return RequestStatus(
+            request_id,
+            str(record["action"]),
+            datetime.fromtimestamp(record["at"] / 1000, UTC),
+            bool(record["success"]),
+            str(record["status"]),
+            fields if isinstance(fields, dict) else {},
+        )
+
+    async def aclose(self) -> None:
+        """Close the client this store made (a given client is left to its owner)."""
+        if self._owned:
+            await self.client.aclose()

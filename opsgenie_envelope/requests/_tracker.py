@@ -1,0 +1,292 @@
+"""``AsyncRequests``: accept a write with 202, process it in the background, serve its status.
+
+The flow, as OpsGenie does it::
+
+    POST /v2/alerts            -> 202 {"result": "Request will be processed", "requestId": ...}
+    GET  /v2/alerts/requests/x -> 404 while processing, then 200 {"data": {"success": ...}}
+
+``accept`` records the request as pending under the current request ID, starts the work as
+an asyncio task and sets the 202's message. The task keeps renewing a lease while it works,
+then records the outcome. A worker that dies mid-request stops renewing: once the lease runs
+out, the status reads as failed (:data:`LOST`) instead of staying pending for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from .. import (
+    ApiError,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    get_request_id,
+    is_valid_request_id,
+    set_message,
+    uuid4_hex,
+)
+from .._outage import OutageLog, check_seconds
+from ._redis import RedisRequestStore
+from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
+from ._store import DEFAULT_TTL, MemoryRequestStore, RequestStore, StoreUnavailable
+
+__all__ = ["ACCEPTED", "NOT_FOUND", "AsyncRequests", "Work"]
+
+logger = logging.getLogger("opsgenie_envelope")
+
+ACCEPTED = "Request will be processed"
+"""OpsGenie's text of a 202, rendered under ``result`` with ``install(app, message_key="result")``."""
+
+NOT_FOUND = "Request not found. It might not be processed yet."
+"""The 404 message while a request is unknown or still processing."""
+
+RECORD_ATTEMPTS = 5
+"""Tries to record an outcome while the store is down (0.1 s, doubling: about 1.5 s)."""
+
+Work = Callable[..., "Outcome | Awaitable[Outcome]"]
+"""What ``accept`` runs: a function (sync, run in the thread pool, or async) giving an Outcome."""
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _store(store: str | RequestStore, ttl: float | None) -> RequestStore:
+    if isinstance(store, RequestStore):
+        if ttl is not None:
+            raise TypeError("ttl applies to a store URL; give it to the store object instead")
+        return store
+    if not isinstance(store, str):
+        raise TypeError("store must be 'memory://', a redis:// URL or a RequestStore")
+    ttl = DEFAULT_TTL if ttl is None else ttl
+    if store == "memory://":
+        return MemoryRequestStore(ttl=ttl)
+    if store.startswith(_REDIS_SCHEMES):
+        return RedisRequestStore(store, ttl=ttl)
+    raise ValueError(f"store must be 'memory://' or a redis:// URL, got {store.partition(':')[0]}")
+
+
+class AsyncRequests:
+    """OpsGenie's asynchronous requests: 202 now, the outcome at ``GET .../requests/{id}``.
+
+    Args:
+        store: ``"memory://"`` (this process, the default), ``"redis://host:6379/0"`` (every
+            process and host), or a :class:`RequestStore`.
+        lease: seconds a request may go without a sign of life from its worker (renewed every
+            third of it while the work runs) before its status reads as failed.
+        ttl: seconds statuses are kept (a store URL only; the default is one day).
+        message: the 202's text.
+        retry_after: ``Retry-After`` of the 503 answered while the store is unreachable.
+
+    Requests are keyed by the request ID ``EnvelopeMiddleware`` issued, so ``accept`` must
+    run inside a request it serves, in an async handler on asyncio.
+
+    Example::
+
+        from fastapi import FastAPI
+        from opsgenie_envelope.fastapi import install
+        from opsgenie_envelope.requests import AsyncRequests, Outcome
+
+        app = FastAPI()
+        install(app, message_key="result")
+        requests = AsyncRequests()
+
+        async def create(message: str) -> Outcome:
+            return Outcome("Created alert", fields={"alertId": "1", "alias": message})
+
+        @app.post("/v2/alerts", status_code=202)
+        async def create_alert(body: dict[str, str]) -> None:
+            await requests.accept(create, body["message"], action="Create")
+
+        @app.get("/v2/alerts/requests/{request_id}")
+        async def request_status(request_id: str) -> dict[str, object]:
+            return await requests.status_data(request_id)
+    """
+
+    def __init__(
+        self,
+        store: str | RequestStore = "memory://",
+        *,
+        lease: float = 60.0,
+        ttl: float | None = None,
+        message: str = ACCEPTED,
+        retry_after: float = 5.0,
+    ) -> None:
+        self.store = _store(store, ttl)
+        self.lease = check_seconds("lease", lease)
+        self.retry_after = check_seconds("retry_after", retry_after)
+        if not isinstance(message, str) or not message:
+            raise TypeError("message must be a non-empty str")
+        self.message = message
+        self._jobs: set[asyncio.Task[None]] = set()  # strong references until each job ends
+        self._outage = OutageLog("request statuses")
+
+    @property
+    def running(self) -> int:
+        """How many accepted requests this process is still working on."""
+        return len(self._jobs)
+
+    def _unavailable(self, error: StoreUnavailable) -> ServiceUnavailable:
+        self._outage.failed(error, "answering 503")
+        return ServiceUnavailable(retry_after=self.retry_after)
+
+    async def accept(self, work: Work, /, *args: Any, action: str, **kwargs: Any) -> str:
+        """Record the current request as pending, start ``work(*args, **kwargs)``, set the 202 text.
+
+        Returns the request ID clients poll with. The route itself answers 202 (FastAPI:
+        ``status_code=202``; Starlette: ``JSONResponse(None, status_code=202)``).
+
+        Raises ``ServiceUnavailable`` (503, ``Retry-After``) when the store cannot be reached:
+        nothing was accepted and the client may retry. Raises ``Conflict`` when the request
+        ID was accepted before (only possible with trusted incoming IDs).
+        """
+        request_id = get_request_id()
+        if request_id is None:
+            raise RuntimeError("accept() runs inside a request served by EnvelopeMiddleware")
+        if not isinstance(action, str) or not action:
+            raise TypeError("action must be a non-empty str, e.g. 'Create'")
+        if not callable(work):
+            raise TypeError("work must be a function returning an Outcome")
+        token = uuid4_hex()
+        try:
+            recorded = await self.store.begin(request_id, action, token, self.lease)
+        except StoreUnavailable as exc:
+            raise self._unavailable(exc) from None
+        self._outage.recovered()
+        if not recorded:
+            raise Conflict("A request with this ID was accepted already")
+        job = asyncio.get_running_loop().create_task(
+            self._process(request_id, token, action, work, args, kwargs)
+        )
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+        set_message(self.message)
+        return request_id
+
+    async def status(self, request_id: str) -> RequestStatus | None:
+        """The outcome of a request; ``None`` while it is unknown or still processing.
+
+        Raises ``ServiceUnavailable`` when the store cannot be reached.
+        """
+        if not isinstance(request_id, str) or not is_valid_request_id(request_id):
+            return None
+        try:
+            found = await self.store.get(request_id)
+        except StoreUnavailable as exc:
+            raise self._unavailable(exc) from None
+        self._outage.recovered()
+        return found
+
+    async def status_data(self, request_id: str) -> dict[str, Any]:
+        """The ``data`` of ``GET .../requests/{requestId}``; ``NotFound`` until processed."""
+        found = await self.status(request_id)
+        if found is None:
+            raise NotFound(NOT_FOUND)
+        return found.to_json()
+
+    async def join(self) -> None:
+        """Wait until every request this process accepted so far is processed."""
+        while self._jobs:
+            await asyncio.wait(list(self._jobs))
+
+    async def aclose(self, grace: float = 30.0) -> None:
+        """Finish the work in hand (at most ``grace`` seconds), then close the store.
+
+        Work still running after ``grace`` is cancelled and recorded as failed (:data:`LOST`):
+        call this when the app shuts down (FastAPI's lifespan), so that a graceful stop
+        leaves no request pending.
+        """
+        jobs = list(self._jobs)
+        if jobs:
+            _, late = await asyncio.wait(jobs, timeout=check_seconds("grace", grace))
+            for job in late:
+                job.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self.store.aclose()
+
+    async def _process(
+        self,
+        request_id: str,
+        token: str,
+        action: str,
+        work: Work,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        renewing = asyncio.get_running_loop().create_task(self._renew(request_id, token))
+        try:
+            outcome = await self._run(work, args, kwargs)
+        except ApiError as exc:
+            outcome = Outcome(exc.message, success=False)
+        except asyncio.CancelledError:
+            # Stopped from outside (a shutdown): say so now rather than when the lease ends.
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.finish(request_id, token, _status(request_id, action, LOST))
+            raise
+        except Exception:
+            logger.exception("request %s: processing failed", request_id)
+            outcome = Outcome(UNEXPECTED, success=False)
+        finally:
+            renewing.cancel()
+        await self._record(request_id, token, _status(request_id, action, outcome))
+
+    async def _run(self, work: Work, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
+        if inspect.iscoroutinefunction(work):
+            result = await work(*args, **kwargs)
+        else:
+            result = await run_in_threadpool(work, *args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        if not isinstance(result, Outcome):
+            raise TypeError(f"work must return an Outcome, not {type(result).__name__}")
+        return result
+
+    async def _renew(self, request_id: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                if not await self.store.renew(request_id, token, self.lease):
+                    logger.warning(
+                        "request %s: its lease ran out while it was processed; its status "
+                        "reads as failed",
+                        request_id,
+                    )
+                    return
+            except StoreUnavailable as exc:
+                logger.warning("request %s: lease not renewed (%s)", request_id, exc)
+
+    async def _record(self, request_id: str, token: str, status: RequestStatus) -> None:
+        delay = 0.1
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                if not await self.store.finish(request_id, token, status):
+                    logger.warning(
+                        "request %s finished after its lease ran out: its status stays failed",
+                        request_id,
+                    )
+                return
+            except StoreUnavailable as exc:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    logger.error(
+                        "request %s: outcome not recorded (%s); its status will read as "
+                        "failed once its lease runs out",
+                        request_id,
+                        exc,
+                    )
+                    return
+                await asyncio.sleep(delay)
+                delay *= 2
+
+
+def _status(request_id: str, action: str, outcome: Outcome | str) -> RequestStatus:
+    if isinstance(outcome, str):
+        outcome = Outcome(outcome, success=False)
+    return RequestStatus(
+        request_id, action, datetime.now(UTC), outcome.success, outcome.status, outcome.fields
+    )

@@ -1,0 +1,128 @@
+"""Small apps for the rate-limit and asynchronous-request tests (and the served ones)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import httpx
+from fastapi import Depends, FastAPI
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from opsgenie_envelope import EnvelopeMiddleware
+from opsgenie_envelope.fastapi import install
+from opsgenie_envelope.ratelimit import RateLimit, RateLimitMiddleware
+from opsgenie_envelope.requests import AsyncRequests, Outcome, RedisRequestStore, Work
+
+__all__ = [
+    "STATUS_KEYS",
+    "THROTTLE_HEADERS",
+    "alerts_endpoint",
+    "key",
+    "limited_fastapi",
+    "limited_starlette",
+    "plain_app",
+    "served_requests_app",
+    "sleeping",
+    "throttle_headers",
+    "tracked_app",
+]
+
+STATUS_KEYS = ["success", "action", "processedAt", "isSuccess", "status", "alertId", "alias"]
+"""The keys of OpsGenie's ``AlertRequestStatus``, in the order it sends them."""
+
+THROTTLE_HEADERS = (
+    "retry-after",
+    "x-ratelimit-state",
+    "x-ratelimit-reason",
+    "x-ratelimit-period-in-sec",
+)
+
+
+def key(value: str) -> dict[str, str]:
+    """The ``Authorization`` header of GenieKey ``value``."""
+    return {"Authorization": f"GenieKey {value}"}
+
+
+def throttle_headers(response: httpx.Response) -> dict[str, str]:
+    """The 429 headers of ``response`` that are present, by lower-case name."""
+    return {name: response.headers[name] for name in THROTTLE_HEADERS if name in response.headers}
+
+
+def limited_fastapi(limit: RateLimit) -> FastAPI:
+    """A FastAPI app whose every route depends on ``limit``: ``GET /alerts``."""
+    app = FastAPI(dependencies=[Depends(limit)])
+
+    @app.get("/alerts")
+    async def alerts() -> dict[str, int]:
+        return {"count": 5}
+
+    install(app)
+    return app
+
+
+async def alerts_endpoint(request: Request) -> Response:
+    """``{"count": 5}``: the endpoint behind the Starlette rate-limit tests."""
+    return JSONResponse({"count": 5})
+
+
+def plain_app() -> Starlette:
+    """A Starlette app without middleware: ``GET /alerts``."""
+    return Starlette(routes=[Route("/alerts", alerts_endpoint)])
+
+
+def limited_starlette(limit: RateLimit | str, **options: Any) -> Starlette:
+    """A Starlette app behind EnvelopeMiddleware then RateLimitMiddleware: ``GET /alerts``."""
+    return Starlette(
+        routes=[Route("/alerts", alerts_endpoint)],
+        middleware=[
+            Middleware(EnvelopeMiddleware),
+            Middleware(RateLimitMiddleware, limit=limit, **options),
+        ],
+    )
+
+
+def tracked_app(requests: AsyncRequests, work: Work, **envelope: Any) -> FastAPI:
+    """``POST /v2/alerts`` accepts ``work(body)`` (action ``Create``); the status route serves it.
+
+    ``envelope`` are ``install()`` options (``message_key="result"`` unless given).
+    """
+    app = FastAPI()
+    install(app, **{"message_key": "result", **envelope})
+
+    @app.post("/v2/alerts", status_code=202)
+    async def create(body: dict[str, Any]) -> None:
+        await requests.accept(work, body, action="Create")
+
+    @app.get("/v2/alerts/requests/{request_id}")
+    async def status(request_id: str) -> dict[str, Any]:
+        return await requests.status_data(request_id)
+
+    return app
+
+
+def sleeping(seconds: float) -> Work:
+    """Work that takes ``seconds``, then succeeds with ``Created alert``."""
+
+    async def work(body: dict[str, Any]) -> Outcome:
+        await asyncio.sleep(seconds)
+        return Outcome("Created alert")
+
+    return work
+
+
+def served_requests_app() -> FastAPI:
+    """The app a test serves in its own process to kill it: work that never ends, on Redis.
+
+    Reads ``TEST_REDIS_URL``, ``TEST_REDIS_PREFIX`` and ``TEST_LEASE`` from the environment.
+    """
+    store = RedisRequestStore(
+        os.environ["TEST_REDIS_URL"], key_prefix=os.environ["TEST_REDIS_PREFIX"]
+    )
+    lease = float(os.environ["TEST_LEASE"])
+    return tracked_app(AsyncRequests(store, lease=lease), sleeping(3600))
