@@ -335,7 +335,7 @@ class Pager:
         if order not in ORDERS:
             errors[ORDER] = f"should be one of [ {', '.join(ORDERS)} ]"
         if errors:
-            raise UnprocessableEntity(errors=errors)
+            raise UnprocessableEntity.at(query=errors)
         return self.page(request, offset, limit, sort, cast(Order, order))
 
     def page(

@@ -263,7 +263,7 @@ def _match(query: str) -> Match:
     try:
         return parse_query(query)
     except QueryError as exc:
-        raise UnprocessableEntity(errors={"query": str(exc)}) from None
+        raise UnprocessableEntity.at(query={"query": str(exc)}) from None
 
 
 def _accept(demo: Demo, tasks: BackgroundTasks, action: Callable[[], RequestStatus]) -> None:

@@ -288,6 +288,7 @@ async def test_list_with_unreadable_query_is_422(api: httpx.AsyncClient, query: 
     response = await api.get("/v2/alerts", params={"query": query})
     assert response.status_code == 422
     assert list(response.json()["errors"]) == ["query"]
+    assert response.json()["message"].startswith("Invalid query parameter 'query': ")
 
 
 async def test_list_links_keep_the_query(api: httpx.AsyncClient) -> None:
