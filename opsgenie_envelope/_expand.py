@@ -185,16 +185,19 @@ class Expander:
         wanted = split_expand(values)
         unknown = [name for name in wanted if name not in self._loaders]
         if unknown and not self.lenient:
-            valid = ", ".join(self.names)
             # Only name-like values are echoed back; anything else stays out of the body.
-            shown = [name for name in unknown if _NAME.fullmatch(name)][:3]
-            head = f"Unknown expand field {', '.join(map(repr, shown))}: " if shown else ""
-            raise BadRequest(
-                f"{head}expand should be one of [ {valid} ]",
-                errors={EXPAND: f"should be one of [ {valid} ]"},
-            )
+            raise self._unknown([name for name in unknown if _NAME.fullmatch(name)][:3])
         chosen = set(wanted)
         return Expansion(self, tuple(name for name in self.names if name in chosen), request)
+
+    def _unknown(self, shown: Sequence[str]) -> BadRequest:
+        """The 400 for unknown names, naming the ``shown`` ones and listing the valid ones."""
+        valid = ", ".join(self.names)
+        head = f"Unknown expand field {', '.join(map(repr, shown))}: " if shown else ""
+        return BadRequest(
+            f"{head}expand should be one of [ {valid} ]",
+            errors={EXPAND: f"should be one of [ {valid} ]"},
+        )
 
     @overload
     async def apply(self, request: Request, data: Mapping[str, Any]) -> dict[str, Any]: ...
@@ -209,6 +212,7 @@ class Expander:
         return await self.parse(request).apply(data)
 
     def _dependency(self) -> Callable[..., Awaitable[Expansion]]:
+        from ._openapi import Declaration, describe_error
         from .fastapi import query_dependency  # only FastAPI apps get here: it stays optional
 
         async def expand_dependency(request: Request, expand: list[str]) -> Expansion:
@@ -216,6 +220,12 @@ class Expander:
 
         names = list(self.names)
         hint = "Fields to load into the answer, comma-separated or repeated"
+        declaration = None
+        if names:  # without names, ``expand`` is ignored: nothing listed, nothing refused
+            refusals = [describe_error(BadRequest(_TOO_LONG), "expand length")]
+            if not self.lenient:
+                refusals.insert(0, describe_error(self._unknown(()), "expand"))
+            declaration = Declaration(expandable=self.names, errors=tuple(refusals))
         return query_dependency(
             expand_dependency,
             {
@@ -230,6 +240,7 @@ class Expander:
                 )
             },
             returns=Expansion,
+            declaration=declaration,
         )
 
 

@@ -6,11 +6,13 @@ shapes) and shows the library at work:
 
 * ``install(app, message_key="result")``: ``EnvelopeMiddleware`` makes every answer an
   envelope, and ``/docs`` shows those envelopes and the errors each route raises; the 202 of a
-  write reads ``{"data": null, "result": "Request will be processed", "took", "requestId"}``.
+  write reads ``{"result": "Request will be processed", "took", "requestId"}``, as OpsGenie's.
 * Writes are processed in the background, under the 202's request ID
   (``get_request_id()``): poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
 * Typed errors: 401, 403 (40301), 404, 415, 422 with ``errors``, 429 with ``X-RateLimit-*``.
-* ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``.
+* ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``:
+  each dependency is the route's one declaration, so ``/docs`` shows the paging (416 too) and
+  the expandable names (400 too) without anything more.
 
 Endpoints::
 
@@ -70,7 +72,7 @@ from opsgenie_envelope import (
     get_request_id,
     set_message,
 )
-from opsgenie_envelope.fastapi import envelope, errors, install
+from opsgenie_envelope.fastapi import errors, install
 
 __all__ = ["Settings", "app", "create_app"]
 
@@ -325,7 +327,7 @@ async def count_alerts(demo: DemoState, query: QueryParam = "") -> dict[str, int
     return {"count": demo.store.count(_match(query))}
 
 
-@router.get("/v2/alerts", tags=["alerts"], dependencies=Read, openapi_extra=envelope(paged=True))
+@router.get("/v2/alerts", tags=["alerts"], dependencies=Read)
 async def list_alerts(
     demo: DemoState,
     page: Annotated[Page, Depends(alert_pages.query)],
@@ -412,7 +414,6 @@ async def delete_alert(
     tags=["users"],
     dependencies=Read,
     responses=errors(NotFound),
-    openapi_extra=envelope(expandable=["contact"]),
 )
 async def get_user(
     identifier: str,
