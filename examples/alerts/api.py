@@ -10,7 +10,8 @@ shapes) and shows the library at work:
 * Writes are processed in the background, under the 202's request ID
   (``get_request_id()``): poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
 * Typed errors: 401, 403 (40301), 404, 415, 422 with ``errors``, 429 with ``X-RateLimit-*``.
-* ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``:
+* ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``
+  (which adds OpsGenie's ``userContacts``):
   each dependency is the route's one declaration, so ``/docs`` shows the paging (416 too) and
   the expandable names (400 too) without anything more.
 
@@ -253,12 +254,13 @@ alert_pages = Pager(sort_fields=SORT_FIELDS, default_sort="createdAt", max_offse
 
 
 async def load_contact(user: dict[str, Any], request: Request) -> list[dict[str, Any]]:
-    """The ``contact`` of ``expand=contact``: the user's contact methods."""
+    """The ``userContacts`` of ``expand=contact``: the user's contact methods."""
     found = _demo(request).store.user(user["id"])
     return [dict(contact) for contact in found.contacts] if found is not None else []
 
 
-user_expand = Expander({"contact": load_contact})
+# OpsGenie's users expand "contact" into "userContacts" (its User model).
+user_expand = Expander({"contact": load_contact}, keys={"contact": "userContacts"})
 
 
 def _match(query: str) -> Match:
@@ -420,7 +422,7 @@ async def get_user(
     demo: DemoState,
     expansion: Annotated[Expansion, Depends(user_expand.query)],
 ) -> dict[str, Any]:
-    """A user by ID or username; ``expand=contact`` adds the contact methods."""
+    """A user by ID or username; ``expand=contact`` adds ``userContacts``."""
     user = demo.store.user(identifier)
     if user is None:
         raise NotFound("User does not exist")

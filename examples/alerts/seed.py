@@ -106,8 +106,14 @@ def seed(store: AlertStore) -> None:
             full_name=name,
             role=role,
             created_at=now - timedelta(days=30),
-            contacts=[
-                {"id": contact_id, "method": "email", "to": username, "status": {"enabled": True}}
+            contacts=[  # OpsGenie's UserContact
+                {
+                    "to": username,
+                    "id": contact_id,
+                    "contactMethod": "email",
+                    "enabled": True,
+                    "disabledReason": "",
+                }
             ],
         )
     for alert_id, minutes_ago, fields in _ALERTS:
