@@ -219,7 +219,7 @@ def error_envelope(config: EnvelopeConfig) -> dict[str, Any]:
     }
 
 
-def admits_null(schema: Any) -> bool:
+def _admits_null(schema: Any) -> bool:
     """Whether a JSON schema accepts ``null``: any value (``{}``), or ``null`` among its types."""
     if not isinstance(schema, Mapping):
         return False
@@ -229,7 +229,7 @@ def admits_null(schema: Any) -> bool:
     if kind == "null" or (isinstance(kind, list) and "null" in kind):
         return True
     alternatives = [*schema.get("anyOf", ()), *schema.get("oneOf", ())]
-    return any(admits_null(alternative) for alternative in alternatives)
+    return any(_admits_null(alternative) for alternative in alternatives)
 
 
 def success_envelope(
@@ -262,7 +262,7 @@ def success_envelope(
     properties[TOOK] = deepcopy(_TOOK)
     properties[REQUEST_ID] = _request_id(config) | {"description": f"As `{REQUEST_ID_HEADER}`."}
     required = [TOOK, REQUEST_ID]
-    if entity and not admits_null(data):
+    if entity and not _admits_null(data):
         required.insert(0, DATA)
     return {
         "type": "object",

@@ -83,9 +83,9 @@ def query_dependency(
     known only once one is built, so the signature is built here. ``resolve`` is called
     with ``request`` (and ``response`` when ``response`` is true) and each query parameter
     by keyword; ``parameters`` maps a parameter's name to its annotation and the keywords of
-    ``fastapi.Query`` (``default``, ``description``, bounds, ...). ``declaration`` is what
-    every route using the dependency answers beyond its own schema (envelope keys, errors):
-    :func:`install` documents it on those routes.
+    ``fastapi.Query`` (``default``, ``description``, bounds, ...). ``declaration`` (as
+    ``Pager`` and ``Expander`` give it) is what every route using the dependency answers
+    beyond its own schema, envelope keys and errors: :func:`install` documents it there.
 
     Example::
 
