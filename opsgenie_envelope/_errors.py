@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from ._wire import (
     DEFAULT_RATE_LIMIT_REASON,
@@ -228,11 +228,66 @@ class RangeNotSatisfiable(ClientError):
     default_message = "The given range is not supported"
 
 
+# Each part of a request where a field can be invalid, as the 422 message names it.
+_PARTS: dict[str, tuple[str, str]] = {
+    "path": ("path parameter", "path parameters"),
+    "query": ("query parameter", "query parameters"),
+    "header": ("header", "headers"),
+    "cookie": ("cookie", "cookies"),
+    "body": ("body field", "body fields"),
+}
+
+
 class UnprocessableEntity(ClientError):
-    """422: the body parsed but its fields are invalid; details go in ``errors``."""
+    """422: the request parsed but some of its fields are invalid; details go in ``errors``.
+
+    The default message is OpsGenie's, about the body; :meth:`at` says which part of the
+    request (path, query, header, cookie, body) the invalid fields are in.
+    """
 
     status_code = 422
     default_message = "Request body is not processable. Please check the errors."
+
+    @classmethod
+    def at(
+        cls,
+        *,
+        path: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        header: Mapping[str, str] | None = None,
+        cookie: Mapping[str, str] | None = None,
+        body: Mapping[str, str] | None = None,
+    ) -> Self:
+        """A 422 whose message says what is wrong and where; each keyword: field → problem.
+
+        Body fields alone keep OpsGenie's message. Otherwise one invalid field is named
+        with its problem, several by part and name; ``errors`` maps every field to its
+        problem (two problems of one name in two parts are joined with ``"; "``).
+
+        Example::
+
+            raise UnprocessableEntity.at(query={"limit": "should be an integer"})
+            # "Invalid query parameter 'limit': should be an integer"
+        """
+        located = {"path": path, "query": query, "header": header, "cookie": cookie, "body": body}
+        errors: dict[str, str] = {}
+        named: list[str] = []
+        for part, fields in located.items():
+            if not fields:
+                continue
+            for field, problem in fields.items():
+                known = errors.get(field)
+                errors[field] = problem if known is None else f"{known}; {problem}"
+            one, many = _PARTS[part]
+            names = ", ".join(f"'{field}'" for field in fields)
+            named.append(f"{one if len(fields) == 1 else many} {names}")
+        if not named or (len(named) == 1 and body):
+            return cls(errors=errors)
+        if len(errors) == 1 and len(named) == 1:
+            (problem,) = errors.values()
+            return cls(f"Invalid {named[0]}: {problem}", errors=errors)
+        listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+        return cls(f"Invalid {listed}. Please check the errors.", errors=errors)
 
 
 class PreconditionRequired(ClientError):

@@ -3,7 +3,9 @@
 A route declares its expandable fields once, as an :class:`Expander` mapping each name to a
 loader. Every answer of the route then lists the names under ``expandable``; a request's
 ``?expand=contact,rotation`` (or ``expand=contact&expand=rotation``) loads only those
-fields, concurrently, and merges them into ``data`` — into each item when ``data`` is a list.
+fields, concurrently, and merges them into ``data`` — into each item when ``data`` is a list —
+under their names, or under the key ``keys`` gives (OpsGenie's users expand ``contact`` into
+``userContacts``).
 
 Merging happens on the handler's Python data, before it is serialised: the middleware never
 parses the payload again.
@@ -102,6 +104,8 @@ class Expander:
         loaders: field name → loader, in the order ``expandable`` lists them. A loader is
             called as ``loader(entity, request)``; ``async`` loaders are awaited, plain ones
             run in the thread pool. Its result is merged into the entity under the name.
+        keys: field name → the key its value is merged under, where that is not the name
+            (``{"contact": "userContacts"}``, as OpsGenie's user model reads).
         lenient: ignore unknown names in ``expand`` instead of answering 400.
         concurrency: most loader calls in flight at once for one request.
 
@@ -122,12 +126,13 @@ class Expander:
             return await expansion.apply(await db.alert(alert_id))
     """
 
-    __slots__ = ("_async", "_loaders", "_query", "concurrency", "lenient", "names")
+    __slots__ = ("_async", "_keys", "_loaders", "_query", "concurrency", "lenient", "names")
 
     def __init__(
         self,
         loaders: Mapping[str, Loader],
         *,
+        keys: Mapping[str, str] | None = None,
         lenient: bool = False,
         concurrency: int = 16,
     ) -> None:
@@ -140,11 +145,25 @@ class Expander:
                 )
             if not callable(loader):
                 raise TypeError(f"loaders: the loader of {name!r} is not callable")
+        if keys is not None and not isinstance(keys, Mapping):
+            raise TypeError("keys must be a mapping of field name to key")
+        merged_under = {name: name for name in loaders}
+        for name, key in (keys or {}).items():
+            if name not in merged_under:
+                raise ValueError(f"keys: {name!r} is not one of the loaders' names")
+            if not isinstance(key, str) or not _NAME.fullmatch(key):
+                raise ValueError(
+                    f"keys: keys must be 1..64 characters of [A-Za-z0-9_.-], got {key!r}"
+                )
+            merged_under[name] = key
+        if len(set(merged_under.values())) < len(merged_under):
+            raise ValueError("keys: two fields would be merged under one key")
         if not isinstance(lenient, bool):
             raise TypeError("lenient must be a bool")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError("concurrency must be an int of at least 1")
         self._loaders: dict[str, Loader] = dict(loaders)
+        self._keys = merged_under
         self._async: dict[str, bool] = {name: _is_async(fn) for name, fn in loaders.items()}
         self.names: tuple[str, ...] = tuple(loaders)  # in declared order
         self.lenient = lenient
@@ -185,16 +204,19 @@ class Expander:
         wanted = split_expand(values)
         unknown = [name for name in wanted if name not in self._loaders]
         if unknown and not self.lenient:
-            valid = ", ".join(self.names)
             # Only name-like values are echoed back; anything else stays out of the body.
-            shown = [name for name in unknown if _NAME.fullmatch(name)][:3]
-            head = f"Unknown expand field {', '.join(map(repr, shown))}: " if shown else ""
-            raise BadRequest(
-                f"{head}expand should be one of [ {valid} ]",
-                errors={EXPAND: f"should be one of [ {valid} ]"},
-            )
+            raise self._unknown([name for name in unknown if _NAME.fullmatch(name)][:3])
         chosen = set(wanted)
         return Expansion(self, tuple(name for name in self.names if name in chosen), request)
+
+    def _unknown(self, shown: Sequence[str]) -> BadRequest:
+        """The 400 for unknown names, naming the ``shown`` ones and listing the valid ones."""
+        valid = ", ".join(self.names)
+        head = f"Unknown expand field {', '.join(map(repr, shown))}: " if shown else ""
+        return BadRequest(
+            f"{head}expand should be one of [ {valid} ]",
+            errors={EXPAND: f"should be one of [ {valid} ]"},
+        )
 
     @overload
     async def apply(self, request: Request, data: Mapping[str, Any]) -> dict[str, Any]: ...
@@ -209,6 +231,7 @@ class Expander:
         return await self.parse(request).apply(data)
 
     def _dependency(self) -> Callable[..., Awaitable[Expansion]]:
+        from ._openapi import Declaration, describe_error
         from .fastapi import query_dependency  # only FastAPI apps get here: it stays optional
 
         async def expand_dependency(request: Request, expand: list[str]) -> Expansion:
@@ -216,6 +239,12 @@ class Expander:
 
         names = list(self.names)
         hint = "Fields to load into the answer, comma-separated or repeated"
+        declaration = None
+        if names:  # without names, ``expand`` is ignored: nothing listed, nothing refused
+            refusals = [describe_error(BadRequest(_TOO_LONG), "expand length")]
+            if not self.lenient:
+                refusals.insert(0, describe_error(self._unknown(()), "expand"))
+            declaration = Declaration(expandable=self.names, errors=tuple(refusals))
         return query_dependency(
             expand_dependency,
             {
@@ -230,6 +259,7 @@ class Expander:
                 )
             },
             returns=Expansion,
+            declaration=declaration,
         )
 
 
@@ -287,8 +317,9 @@ class Expansion:
             for name in self.requested:
                 calls.append(_call(expander._loaders[name], expander._async[name], entity, request))
         values = iter(await _gather(calls, expander.concurrency))
+        keys = expander._keys
         for entity in entities:
-            loaded = {name: next(values) for name in self.requested}
+            loaded = {keys[name]: next(values) for name in self.requested}
             entity.update(loaded)
         return entities
 

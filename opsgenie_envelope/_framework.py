@@ -16,7 +16,13 @@ from typing import Any
 import orjson
 from starlette.exceptions import HTTPException
 
-from ._errors import ApiError, BadRequest, InternalServerError, error_class_for
+from ._errors import (
+    ApiError,
+    BadRequest,
+    InternalServerError,
+    UnprocessableEntity,
+    error_class_for,
+)
 from ._negotiation import is_json_media_type
 
 __all__ = ["error_from_exception", "error_from_response", "validation_errors"]
@@ -51,14 +57,16 @@ def _make(status_code: int, detail: Any, headers: Mapping[str, str] | None = Non
     return error
 
 
-def validation_errors(items: Iterable[Any]) -> tuple[bool, dict[str, str]]:
-    """Map FastAPI/pydantic error items to ``errors`` (field path → message).
+def validation_errors(items: Iterable[Any]) -> tuple[bool, dict[str, dict[str, str]]]:
+    """Map FastAPI/pydantic error items to field → message maps, by part of the request.
 
-    Returns ``(json_invalid, errors)``: ``json_invalid`` is true when an item reports a JSON
-    syntax error (FastAPI's ``json_invalid``), which the SPEC answers with 400. Only ``loc``,
+    Returns ``(json_invalid, located)``: ``json_invalid`` is true when an item reports a
+    JSON syntax error (FastAPI's ``json_invalid``), which the SPEC answers with 400;
+    ``located`` maps ``path``, ``query``, ``header``, ``cookie`` or ``body`` (from the first
+    element of ``loc``; ``body`` when it names none) to field path → message. Only ``loc``,
     ``msg`` and ``type`` are read: the submitted ``input`` is never echoed.
     """
-    errors: dict[str, str] = {}
+    located: dict[str, dict[str, str]] = {}
     json_invalid = False
     for item in items:
         if not isinstance(item, Mapping):
@@ -72,23 +80,25 @@ def validation_errors(items: Iterable[Any]) -> tuple[bool, dict[str, str]]:
             if isinstance(loc, Sequence) and not isinstance(loc, str)
             else [str(loc)]
         )
+        where = parts[0] if parts and parts[0] in _LOCATIONS else "body"
         if len(parts) > 1 and parts[0] in _LOCATIONS:
             parts = parts[1:]
         field = ".".join(parts) or "body"
         msg = str(item.get("msg") or "is invalid")[:MAX_MESSAGE]
+        errors = located.setdefault(where, {})
         known = errors.get(field)
         if known is None:
             errors[field] = msg
         elif msg not in known.split("; "):
             errors[field] = f"{known}; {msg}"
-    return json_invalid, errors
+    return json_invalid, located
 
 
 def _from_validation(items: Iterable[Any]) -> ApiError:
-    json_invalid, errors = validation_errors(items)
+    json_invalid, located = validation_errors(items)
     if json_invalid:
         return BadRequest()
-    return error_class_for(422)(errors=errors or None)
+    return UnprocessableEntity.at(**located)
 
 
 def error_from_exception(exc: BaseException, debug: bool = False) -> tuple[ApiError, bool]:

@@ -29,11 +29,12 @@ from ._integration import prepare_integrations, run_exception_hooks
 from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
 from ._render import (
     DATA_PREFIX,
+    ENTITY_FIRST_BYTES,
     ENVELOPE_MARK,
-    JSON_FIRST_BYTES,
     JSON_LAST_BYTES,
     format_took,
     is_plausible_json,
+    no_entity,
     render_error,
     render_extras,
     success_suffix,
@@ -143,7 +144,7 @@ class _Responder:
                     body
                     and not message.get("more_body", False)
                     and not self.opened
-                    and body[0] in JSON_FIRST_BYTES
+                    and body[0] in ENTITY_FIRST_BYTES  # not ``null``: no entity, no data
                     and body[-1] in JSON_LAST_BYTES
                     and not body.startswith(DATA_PREFIX)
                 ):
@@ -297,8 +298,10 @@ class _Responder:
             )
             await self.send_error(InternalServerError())
             return
+        elif no_entity(body):
+            out = b"{" + self.suffix[1:]  # no entity: no data (the suffix opens with a comma)
         else:
-            out = b"".join((DATA_PREFIX, body or b"null", self.suffix))
+            out = b"".join((DATA_PREFIX, body, self.suffix))
         await send(self._held_start(len(out)))
         message["body"] = out
         await send(message)

@@ -15,13 +15,16 @@ FastAPI builds the document from the routes; :func:`rewrite_openapi` then
 
 Routes say what the document cannot show through two vendor keys that FastAPI copies into it:
 a response's :data:`ERRORS_KEY` and an operation's :data:`ENVELOPE_KEY`. Both are removed once
-read.
+read. What a route's code shows, the FastAPI integration reads from the routes themselves and
+passes in as :class:`Declaration` objects (a paged or expandable dependency, a handler that
+returns nothing).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from copy import deepcopy
+from dataclasses import dataclass
 from typing import Any
 
 from ._config import EnvelopeConfig
@@ -41,18 +44,10 @@ from ._wire import (
     BODY_METHODS,
     CODE,
     DATA,
-    DEFAULT_LIMIT,
-    DEFAULT_ORDER,
     ERRORS,
-    EXPAND,
     EXPANDABLE,
-    LIMIT,
-    MAX_LIMIT,
     MESSAGE,
     MESSAGE_KEYS,
-    OFFSET,
-    ORDER,
-    ORDERS,
     PAGING,
     PAGING_HEADERS,
     PAGING_LINKS,
@@ -65,7 +60,6 @@ from ._wire import (
     REQUEST_ID_PATTERN,
     RESPONSE_TIME_HEADER,
     RETRY_AFTER_HEADER,
-    SORT,
     THROTTLED,
     TOOK,
     TOTAL_COUNT,
@@ -75,6 +69,7 @@ __all__ = [
     "ENVELOPE_KEY",
     "ERRORS_KEY",
     "ERROR_SCHEMA",
+    "Declaration",
     "describe_error",
     "describe_status",
     "error_envelope",
@@ -150,29 +145,45 @@ _ERROR_HEADERS: tuple[tuple[type[ApiError], tuple[str, ...]], ...] = (
     (ServiceUnavailable, (RETRY_AFTER_HEADER,)),
     (MethodNotAllowed, (ALLOW_HEADER,)),
 )
-_PAGING_PARAMETERS: tuple[dict[str, Any], ...] = (
-    {"name": OFFSET, "schema": {"type": "integer", "minimum": 0, "default": 0}},
-    {
-        "name": LIMIT,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-    },
-    {"name": SORT, "schema": {"type": "string"}},
-    {
-        "name": ORDER,
-        "schema": {"type": "string", "enum": list(ORDERS), "default": DEFAULT_ORDER},
-    },
-)
 
 
-def describe_error(cls: type[ApiError]) -> dict[str, Any]:
-    """Describe an error class as JSON: name, status, default message, code and headers."""
+@dataclass(frozen=True)
+class Declaration:
+    """What a route's code says that FastAPI's document does not: one fact per source.
+
+    Attributes:
+        paged: the route answers pages (``paging``, ``totalCount``, ``X-Paging-*``).
+        expandable: the names the route lists under ``expandable``.
+        entity: ``False`` when the handler returns nothing: ``data`` is never sent.
+        errors: the errors the route can answer, as :func:`describe_error` gives them.
+    """
+
+    paged: bool = False
+    expandable: tuple[str, ...] = ()
+    entity: bool = True
+    errors: tuple[Mapping[str, Any], ...] = ()
+
+
+def describe_error(error: type[ApiError] | ApiError, case: str | None = None) -> dict[str, Any]:
+    """Describe an error as JSON: name, status, message, code, ``errors`` and headers.
+
+    A class is described by its defaults; an instance by its own message and ``errors``,
+    under ``case``, a short label telling it from other answers of its class.
+    """
+    cls = error if isinstance(error, type) else type(error)
     described: dict[str, Any] = {
         "error": cls.__name__,
         "status": cls.status_code,
         "message": cls.default_message,
     }
+    if case is not None:
+        described["case"] = case
     if cls.code is not None:
         described["code"] = cls.code
+    if isinstance(error, ApiError):
+        described["message"] = error.message
+        if error.errors:
+            described["errors"] = dict(error.errors)
     headers = [name for base, names in _ERROR_HEADERS if issubclass(cls, base) for name in names]
     if headers:
         described["headers"] = headers
@@ -208,11 +219,29 @@ def error_envelope(config: EnvelopeConfig) -> dict[str, Any]:
     }
 
 
+def _admits_null(schema: Any) -> bool:
+    """Whether a JSON schema accepts ``null``: any value (``{}``), or ``null`` among its types."""
+    if not isinstance(schema, Mapping):
+        return False
+    if not schema:
+        return True
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    alternatives = [*schema.get("anyOf", ()), *schema.get("oneOf", ())]
+    return any(_admits_null(alternative) for alternative in alternatives)
+
+
 def success_envelope(
     data: Any, status: int, options: Mapping[str, Any], config: EnvelopeConfig
 ) -> dict[str, Any]:
-    """Return the success envelope schema around ``data`` (a route's response schema)."""
-    properties: dict[str, Any] = {DATA: data}
+    """Return the success envelope schema around ``data`` (a route's response schema).
+
+    ``data`` is left out when the handler returns no entity (option ``entity`` false) and
+    is optional when its schema accepts ``null``: no entity is sent without ``data``.
+    """
+    entity = options.get("entity", True)
+    properties: dict[str, Any] = {DATA: data} if entity else {}
     if options.get("message") or status in (201, 202):
         for key in MESSAGE_KEYS[config.message_key]:
             properties[key] = {"type": "string", "description": "Human-friendly text."}
@@ -232,17 +261,21 @@ def success_envelope(
         properties[TOTAL_COUNT] = {"type": "integer", "minimum": 0}
     properties[TOOK] = deepcopy(_TOOK)
     properties[REQUEST_ID] = _request_id(config) | {"description": f"As `{REQUEST_ID_HEADER}`."}
+    required = [TOOK, REQUEST_ID]
+    if entity and not _admits_null(data):
+        required.insert(0, DATA)
     return {
         "type": "object",
         "properties": properties,
-        "required": [DATA, TOOK, REQUEST_ID],
+        "required": required,
         "additionalProperties": False,
     }
 
 
 def _example(value: Any) -> dict[str, Any]:
-    """An example envelope around an example payload."""
-    return {DATA: value, TOOK: EXAMPLE_TOOK, REQUEST_ID: EXAMPLE_REQUEST_ID}
+    """An example envelope around an example payload (``None``: no entity, no ``data``)."""
+    example = {} if value is None else {DATA: value}
+    return example | {TOOK: EXAMPLE_TOOK, REQUEST_ID: EXAMPLE_REQUEST_ID}
 
 
 def _wrap_success(
@@ -276,11 +309,19 @@ def _error_example(described: Mapping[str, Any]) -> dict[str, Any]:
     if "code" in described:
         value[CODE] = described["code"]
     value[MESSAGE] = described["message"]
-    if described["status"] == 422:
+    if "errors" in described:
+        value[ERRORS] = described["errors"]
+    elif described["status"] == 422:
         value[ERRORS] = {"name": "Field required"}
     value[TOOK] = EXAMPLE_TOOK
     value[REQUEST_ID] = EXAMPLE_REQUEST_ID
-    return {"summary": described["error"], "value": value}
+    return {"summary": _example_name(described), "value": value}
+
+
+def _example_name(described: Mapping[str, Any]) -> str:
+    """``BadRequest``, or ``BadRequest (expand)`` for one case of a class."""
+    case = described.get("case")
+    return described["error"] if case is None else f"{described['error']} ({case})"
 
 
 def describe_status(classes: Iterable[Mapping[str, Any]]) -> str:
@@ -300,7 +341,7 @@ def _error_response(response: dict[str, Any], key: str, status: int) -> None:
     response["content"] = {
         "application/json": {
             "schema": _error_schema(classes),
-            "examples": {c["error"]: _error_example(c) for c in classes},
+            "examples": {_example_name(c): _error_example(c) for c in classes},
         }
     }
     _add_headers(response, [name for c in classes for name in c.get("headers", ())])
@@ -342,13 +383,33 @@ def _has_json_body(operation: Mapping[str, Any]) -> bool:
     return any(is_json_media_type(media_type.encode()) for media_type in content)
 
 
-def _add_query_parameters(operation: dict[str, Any], parameters: Iterable[dict[str, Any]]) -> None:
-    declared = operation.setdefault("parameters", [])
-    known = {(p.get("in"), p.get("name")) for p in declared if isinstance(p, dict)}
-    for parameter in parameters:
-        if ("query", parameter["name"]) not in known:
-            name = parameter["name"]
-            declared.append({"name": name, "in": "query", "required": False} | deepcopy(parameter))
+def _declare(operation: dict[str, Any], declarations: Iterable[Declaration]) -> dict[str, Any]:
+    """The operation's envelope options, with what its declarations add; their errors listed."""
+    options: dict[str, Any] = dict(operation.pop(ENVELOPE_KEY, None) or {})
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for declaration in declarations:
+        if declaration.paged:
+            options["paged"] = True
+        if declaration.expandable:
+            names = [*options.get("expandable", ()), *declaration.expandable]
+            options["expandable"] = list(dict.fromkeys(names))
+        if not declaration.entity:
+            options["entity"] = False
+        for described in declaration.errors:
+            listed = responses.setdefault(str(described["status"]), {}).setdefault(ERRORS_KEY, [])
+            if described not in listed:
+                listed.append(dict(described))
+    return options
+
+
+def _add_common(responses: dict[str, Any], key: str) -> None:
+    """Document a status every such route can answer, beside the errors declared for it."""
+    response = responses.setdefault(key, {})
+    listed = response.get(ERRORS_KEY)
+    if listed:
+        default = describe_error(error_class_for(int(key)))
+        if default not in listed:
+            listed.append(default)
 
 
 def _sort_key(key: str) -> tuple[int, str]:
@@ -357,10 +418,14 @@ def _sort_key(key: str) -> tuple[int, str]:
 
 
 def _rewrite_operation(
-    operation: dict[str, Any], method: str, excluded: bool, config: EnvelopeConfig
+    operation: dict[str, Any],
+    method: str,
+    excluded: bool,
+    config: EnvelopeConfig,
+    declarations: Sequence[Declaration] = (),
 ) -> None:
-    options: Mapping[str, Any] = operation.pop(ENVELOPE_KEY, None) or {}
-    responses: dict[str, Any] = operation.setdefault("responses", {})
+    options = _declare(operation, () if excluded else declarations)
+    responses: dict[str, Any] = operation["responses"]
     if not excluded:
         common = ["500"]
         if _has_json_body(operation):
@@ -370,15 +435,7 @@ def _rewrite_operation(
         if config.require_json_body and method in _BODY_METHODS:
             common.append("415")
         for key in common:
-            responses.setdefault(key, {})
-        if options.get("paged"):
-            _add_query_parameters(operation, _PAGING_PARAMETERS)
-        if options.get("expandable"):
-            names = list(options["expandable"])
-            expand = {"type": "array", "items": {"type": "string", "enum": names}}
-            _add_query_parameters(
-                operation, [{"name": EXPAND, "schema": expand, "style": "form", "explode": False}]
-            )
+            _add_common(responses, key)
     for key, response in responses.items():
         status = _status(key)
         if excluded or status is None:
@@ -413,12 +470,18 @@ def _drop_unreferenced(doc: dict[str, Any], names: Iterable[str]) -> None:
             schemas[name] = schema
 
 
-def rewrite_openapi(doc: dict[str, Any], config: EnvelopeConfig) -> dict[str, Any]:
+def rewrite_openapi(
+    doc: dict[str, Any],
+    config: EnvelopeConfig,
+    declared: Mapping[tuple[str, str], Sequence[Declaration]] | None = None,
+) -> dict[str, Any]:
     """Rewrite ``doc`` in place (and return it) to show the envelopes ``config`` produces.
 
-    Operations on a path in ``config.exclude_paths`` are answered untouched on the wire, so
-    they only get the two headers every response carries.
+    ``declared`` maps ``(path, method)`` (``method`` lower-case) to what the route's code
+    declares. Operations on a path in ``config.exclude_paths`` are answered untouched on the
+    wire, so they only get the two headers every response carries.
     """
+    declared = declared or {}
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     ours = error_envelope(config)
     if schemas.setdefault(ERROR_SCHEMA, ours) != ours:
@@ -427,7 +490,8 @@ def rewrite_openapi(doc: dict[str, Any], config: EnvelopeConfig) -> dict[str, An
     for path, item in (doc.get("paths") or {}).items():
         for method, operation in item.items():
             if method in _METHODS and isinstance(operation, dict):
-                _rewrite_operation(operation, method, path in excluded, config)
+                declarations = declared.get((path, method), ())
+                _rewrite_operation(operation, method, path in excluded, config, declarations)
     _define_headers(doc, config)
     _drop_unreferenced(doc, _FASTAPI_VALIDATION)
     return doc

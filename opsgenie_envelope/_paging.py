@@ -103,6 +103,12 @@ def paging_links(
     return links
 
 
+def _out_of_range(problems: Mapping[str, str]) -> RangeNotSatisfiable:
+    """The 416 naming each bound that is not met: ``...: limit should be between 1 and 100``."""
+    detail = "; ".join(f"{name} {problem}" for name, problem in problems.items())
+    return RangeNotSatisfiable(f"{RangeNotSatisfiable.default_message}: {detail}", errors=problems)
+
+
 def _announce(links: Mapping[str, str], total: int | None) -> None:
     set_envelope_field(PAGING, dict(links))
     if total is not None:
@@ -335,7 +341,7 @@ class Pager:
         if order not in ORDERS:
             errors[ORDER] = f"should be one of [ {', '.join(ORDERS)} ]"
         if errors:
-            raise UnprocessableEntity(errors=errors)
+            raise UnprocessableEntity.at(query=errors)
         return self.page(request, offset, limit, sort, cast(Order, order))
 
     def page(
@@ -359,10 +365,7 @@ class Pager:
         if not 1 <= limit <= self.max_limit:
             problems[LIMIT] = f"should be between 1 and {self.max_limit}"
         if problems:
-            detail = "; ".join(f"{name} {problem}" for name, problem in problems.items())
-            raise RangeNotSatisfiable(
-                f"{RangeNotSatisfiable.default_message}: {detail}", errors=problems
-            )
+            raise _out_of_range(problems)
         return Page(request, offset, limit, sort, order, response)
 
     @property
@@ -396,6 +399,7 @@ class Pager:
         return default
 
     def _dependency(self) -> Callable[..., Awaitable[Page]]:
+        from ._openapi import Declaration, describe_error
         from .fastapi import query_dependency  # only FastAPI apps get here: it stays optional
 
         async def page_dependency(
@@ -409,8 +413,11 @@ class Pager:
             return self.page(request, offset, limit, sort, order, response)
 
         offset_schema: dict[str, Any] = {"minimum": 0}
+        bounds = {OFFSET: "should be 0 or greater"}  # the 416's example: each bound served
         if self.max_offset is not None:
             offset_schema["maximum"] = self.max_offset
+            bounds[OFFSET] = f"should be at most {self.max_offset}"
+        bounds[LIMIT] = f"should be between 1 and {self.max_limit}"
         sort_options: dict[str, Any] = {"default": self.default_sort}
         if self.sort_fields is not None:
             sort_type: Any = cast(Any, Literal)[self.sort_fields] | None
@@ -441,4 +448,5 @@ class Pager:
             },
             response=True,
             returns=Page,
+            declaration=Declaration(paged=True, errors=(describe_error(_out_of_range(bounds)),)),
         )

@@ -1,7 +1,9 @@
 """Pure functions that build envelope bytes. No ASGI here: each is tested on its own.
 
 Success bodies are spliced, never re-serialised: ``{"data":`` + the handler's JSON bytes +
-the optional keys + ``,"took":…,"requestId":"…"}``.
+the optional keys + ``,"took":…,"requestId":"…"}``. Without an entity (an empty body or
+``null``) there is no ``data``: ``{`` + the optional keys and ``took``, ``requestId``
+(:func:`no_entity`).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from ._wire import (
 
 __all__ = [
     "DATA_PREFIX",
+    "ENTITY_FIRST_BYTES",
     "ENVELOPE_MARK",
     "JSON_FIRST_BYTES",
     "JSON_LAST_BYTES",
     "format_took",
     "is_plausible_json",
+    "no_entity",
     "render_error",
     "render_extras",
     "success_suffix",
@@ -56,6 +60,8 @@ _EXTRA_KEYS = [(name, b"," + _key(name)) for name in EXTRA_KEYS]
 _TOOK = [repr(ms / 1000).encode() for ms in range(1000)]
 JSON_FIRST_BYTES = frozenset(b'{["-0123456789tfn')
 """Bytes a JSON value can start with."""
+ENTITY_FIRST_BYTES = JSON_FIRST_BYTES - frozenset(b"n")
+"""Bytes a JSON value other than ``null`` can start with: a body opening with one is an entity."""
 JSON_LAST_BYTES = frozenset(b'}]"0123456789el')
 """Bytes a JSON value can end with."""
 _WHITESPACE = b" \t\r\n"
@@ -74,6 +80,11 @@ def is_plausible_json(body: bytes, whole: bool = True) -> bool:
         if not body:
             return True
     return body[0] in JSON_FIRST_BYTES and (not whole or body[-1] in JSON_LAST_BYTES)
+
+
+def no_entity(body: bytes) -> bool:
+    """Tell whether a whole JSON body carries no entity: empty, blank or ``null``."""
+    return len(body) < 64 and body.strip(_WHITESPACE) in (b"", b"null")
 
 
 def format_took(seconds: float) -> bytes:
@@ -108,7 +119,10 @@ def render_extras(extras: Mapping[str, Any] | None, message_key: MessageKey = "m
 
 
 def success_suffix(extras: bytes, took: bytes, request_id: bytes) -> bytes:
-    """Return what follows the payload: optional keys, ``took``, ``requestId``, ``}``."""
+    """Return what follows the payload: optional keys, ``took``, ``requestId``, ``}``.
+
+    It opens with a comma: ``{`` and the suffix without it is the envelope of no entity.
+    """
     return b"".join((extras, _TOOK_KEY, took, _REQUEST_ID_OPEN, request_id, b'"}'))
 
 

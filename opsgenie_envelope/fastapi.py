@@ -4,45 +4,68 @@ Opt-in, and the one module of the package that imports FastAPI (``Pager.query`` 
 ``Expander.query`` reach FastAPI through :func:`query_dependency`, imported here on first
 use)::
 
-    from fastapi import FastAPI
-    from opsgenie_envelope import Forbidden, NotFound
-    from opsgenie_envelope.fastapi import envelope, errors, install
+    from typing import Annotated
+
+    from fastapi import Depends, FastAPI
+    from opsgenie_envelope import Forbidden, NotFound, Page, Pager
+    from opsgenie_envelope.fastapi import errors, install
 
     app = FastAPI()
     install(app)  # adds EnvelopeMiddleware and rewrites app.openapi()
+    alert_pages = Pager(sort_fields=["createdAt"])
 
-    @app.get("/v2/alerts/{alert_id}", response_model=Alert, responses=errors(NotFound, Forbidden))
-    async def get_alert(alert_id: str) -> Alert: ...
+    @app.get("/v2/alerts/{alert_id}", responses=errors(NotFound, Forbidden))
+    async def get_alert(alert_id: str) -> dict[str, str]: ...
 
-    @app.get("/v2/alerts", openapi_extra=envelope(paged=True, expandable=["contact"]))
-    async def list_alerts() -> list[Alert]: ...
+    @app.get("/v2/alerts")
+    async def list_alerts(page: Annotated[Page, Depends(alert_pages.query)]) -> list[str]: ...
 
 Each success schema becomes the envelope around the route's ``response_model``; each error
 status gets the error envelope with its internal ``code`` values; FastAPI's 422
 ``HTTPValidationError`` gives way to the 422 envelope with ``errors``; 500 (and 400, 406, 415
 where they apply) are documented on every route, and ``X-Request-ID`` and
-``X-Response-Time`` on every response.
+``X-Response-Time`` on every response. The dependencies are the declaration: a route using
+``Depends(pager.query)`` is documented as paged (``paging``, ``totalCount``, ``X-Paging-*``,
+416), one using ``Depends(expander.query)`` as expandable (``expandable``, 400), each with its
+parameters; a handler annotated ``-> None`` answers without ``data``.
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, Unpack
 
+import fastapi.routing
 from fastapi import FastAPI, Query
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ._config import EnvelopeConfig, EnvelopeOptions, resolve_config
 from ._errors import ApiError
 from ._middleware import EnvelopeMiddleware
-from ._openapi import ENVELOPE_KEY, ERRORS_KEY, describe_error, describe_status, rewrite_openapi
+from ._openapi import (
+    ENVELOPE_KEY,
+    ERRORS_KEY,
+    Declaration,
+    describe_error,
+    describe_status,
+    rewrite_openapi,
+)
 
 __all__ = ["envelope", "errors", "install", "query_dependency"]
 
 T = TypeVar("T")
+
+_DECLARATION = "__opsgenie_envelope_declaration__"
+"""Attribute of a :func:`query_dependency` callable holding what it declares for the document."""
+_NO_ENTITY = (None, type(None), "None")
+_route_contexts: Callable[[Any], Iterable[Any]] | None = getattr(
+    fastapi.routing, "iter_route_contexts", None
+)
+"""FastAPI's walk over routes and included routers as its document sees them, when it has one."""
 
 
 def query_dependency(
@@ -51,6 +74,7 @@ def query_dependency(
     *,
     returns: type[T],
     response: bool = False,
+    declaration: Declaration | None = None,
 ) -> Callable[..., Awaitable[T]]:
     """Make ``resolve`` a FastAPI dependency with the query parameters described here.
 
@@ -59,7 +83,9 @@ def query_dependency(
     known only once one is built, so the signature is built here. ``resolve`` is called
     with ``request`` (and ``response`` when ``response`` is true) and each query parameter
     by keyword; ``parameters`` maps a parameter's name to its annotation and the keywords of
-    ``fastapi.Query`` (``default``, ``description``, bounds, ...).
+    ``fastapi.Query`` (``default``, ``description``, bounds, ...). ``declaration`` (as
+    ``Pager`` and ``Expander`` give it) is what every route using the dependency answers
+    beyond its own schema, envelope keys and errors: :func:`install` documents it there.
 
     Example::
 
@@ -79,7 +105,58 @@ def query_dependency(
     resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         signature, return_annotation=returns
     )
+    if declaration is not None:
+        setattr(resolve, _DECLARATION, declaration)
     return resolve
+
+
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """The app's API routes as its document sees them (router prefix and dependencies applied)."""
+    if _route_contexts is None:  # older FastAPI copies included routes onto the app
+        yield from (route for route in app.routes if isinstance(route, APIRoute))
+        return
+    for context in _route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def _declared_by(dependant: Any) -> Iterator[Declaration]:
+    """The declarations of every dependency in a route's dependency tree."""
+    for dependency in dependant.dependencies:
+        declaration = getattr(dependency.call, _DECLARATION, None)
+        if isinstance(declaration, Declaration):
+            yield declaration
+        yield from _declared_by(dependency)
+
+
+def _returns_nothing(route: Any) -> bool:
+    """A handler annotated ``-> None`` (and no ``response_model``): it never sends an entity."""
+    if route.response_model is not None:
+        return False
+    try:
+        annotation = inspect.signature(route.endpoint).return_annotation
+    except (TypeError, ValueError):
+        return False
+    return any(annotation is nothing or annotation == nothing for nothing in _NO_ENTITY)
+
+
+def _declarations(app: FastAPI) -> dict[tuple[str, str], list[Declaration]]:
+    """What each operation's code declares: ``(path, method)`` → its declarations.
+
+    Read from the routes: the dependencies built by :func:`query_dependency` and the
+    handlers that return nothing.
+    """
+    found: dict[tuple[str, str], list[Declaration]] = {}
+    for route in _api_routes(app):
+        if not route.include_in_schema:
+            continue
+        declared = list(_declared_by(route.dependant))
+        if _returns_nothing(route):
+            declared.append(Declaration(entity=False))
+        if declared:
+            for method in route.methods or ():
+                found.setdefault((route.path_format, method.lower()), []).extend(declared)
+    return found
 
 
 def errors(*classes: type[ApiError]) -> dict[int | str, dict[str, Any]]:
@@ -109,20 +186,27 @@ def errors(*classes: type[ApiError]) -> dict[int | str, dict[str, Any]]:
 def envelope(
     *, message: bool = False, expandable: Iterable[str] | None = None, paged: bool = False
 ) -> dict[str, Any]:
-    """Document the optional success keys a route uses; pass it as ``openapi_extra=``.
+    """Document optional success keys a route sends by hand; pass it as ``openapi_extra=``.
+
+    Routes using ``Depends(pager.query)`` or ``Depends(expander.query)`` need none of this:
+    :func:`install` documents them from the dependency. ``envelope()`` is for what no
+    dependency shows, and documents the answer's keys only: no query parameter (the route's
+    own signature declares those) and no error (declare them with :func:`errors`).
 
     Args:
         message: the route calls :func:`set_message` (201 and 202 are documented with a
             message anyway). Rendered under the middleware's ``message_key``.
-        expandable: the fields the route can expand: ``expandable`` in the body and the
-            ``expand`` query parameter.
-        paged: a list endpoint: ``paging``, ``totalCount``, the ``X-Paging-*`` headers and
-            the ``offset``, ``limit``, ``sort``, ``order`` query parameters.
+        expandable: the names the route lists under ``expandable`` when it calls
+            ``Expander.apply``/``parse`` itself.
+        paged: the route answers pages with :func:`~opsgenie_envelope.paged` or
+            ``Page.response``: ``paging``, ``totalCount`` and the ``X-Paging-*`` headers.
 
     Example::
 
-        @app.get("/v2/alerts", openapi_extra=envelope(paged=True, expandable=["contact"]))
-        async def list_alerts() -> list[Alert]: ...
+        @app.get("/v2/teams", openapi_extra=envelope(paged=True))
+        async def list_teams(request: Request, offset: int = 0, limit: int = 20) -> Response:
+            rows, total = await db.teams(offset, limit)
+            return paged(request, rows, offset=offset, limit=limit, total=total)
     """
     if not isinstance(message, bool) or not isinstance(paged, bool):
         raise TypeError("message and paged must be bools")
@@ -152,6 +236,7 @@ class _Openapi:
     """``app.openapi`` once installed: FastAPI's document, rewritten once per generation."""
 
     def __init__(self, app: FastAPI, config: EnvelopeConfig) -> None:
+        self.app = app
         self.generate = app.openapi
         self.config = config
         self.rewritten: dict[str, Any] | None = None
@@ -162,7 +247,7 @@ class _Openapi:
         if doc is not self.rewritten:  # FastAPI made a new one (first call, routes changed)
             with self.lock:  # rewritten in place: never twice, even from two threads
                 if doc is not self.rewritten:
-                    rewrite_openapi(doc, self.config)
+                    rewrite_openapi(doc, self.config, _declarations(self.app))
                     self.rewritten = doc
         return doc
 

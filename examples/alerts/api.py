@@ -10,12 +10,15 @@ shows the library at work:
 
 * ``install(app, message_key="result")``: ``EnvelopeMiddleware`` makes every answer an
   envelope, and ``/docs`` shows those envelopes and the errors each route raises; the 202 of a
-  write reads ``{"result": "Request will be processed", "took", "requestId"}``.
+  write reads ``{"result": "Request will be processed", "took", "requestId"}``, as OpsGenie's.
 * ``AsyncRequests`` (``opsgenie_envelope.requests``): writes are processed in the background
   under the 202's request ID; poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
 * ``RateLimit`` (``opsgenie_envelope.ratelimit``): per API key, 429 with ``X-RateLimit-*``.
 * Typed errors: 401, 403 (40301), 404, 415, 422 with ``errors``, 429, 503.
-* ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``.
+* ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``
+  (which adds OpsGenie's ``userContacts``): each dependency is the route's one declaration,
+  so ``/docs`` shows the paging (416 too) and the expandable names (400 too) without anything
+  more.
 
 Endpoints::
 
@@ -75,7 +78,7 @@ from opsgenie_envelope import (
     UnprocessableEntity,
     __version__,
 )
-from opsgenie_envelope.fastapi import envelope, errors, install
+from opsgenie_envelope.fastapi import errors, install
 from opsgenie_envelope.ratelimit import RateLimit
 from opsgenie_envelope.requests import AsyncRequests, Outcome, RedisRequestStore
 
@@ -283,19 +286,20 @@ alert_pages = Pager(sort_fields=SORT_FIELDS, default_sort="createdAt", max_offse
 
 
 async def load_contact(user: dict[str, Any], request: Request) -> list[dict[str, Any]]:
-    """The ``contact`` of ``expand=contact``: the user's contact methods."""
+    """The ``userContacts`` of ``expand=contact``: the user's contact methods."""
     found = await _demo(request).store.user(user["id"])
     return [dict(contact) for contact in found.contacts] if found is not None else []
 
 
-user_expand = Expander({"contact": load_contact})
+# OpsGenie's users expand "contact" into "userContacts" (its User model).
+user_expand = Expander({"contact": load_contact}, keys={"contact": "userContacts"})
 
 
 def _match(query: str) -> Match:
     try:
         return parse_query(query)
     except QueryError as exc:
-        raise UnprocessableEntity(errors={"query": str(exc)}) from None
+        raise UnprocessableEntity.at(query={"query": str(exc)}) from None
 
 
 async def _accept(demo: Demo, action: str, write: Callable[[], Awaitable[Outcome]]) -> None:
@@ -348,7 +352,7 @@ async def count_alerts(demo: DemoState, query: QueryParam = "") -> dict[str, int
     return {"count": await demo.store.count(_match(query))}
 
 
-@router.get("/v2/alerts", tags=["alerts"], dependencies=Read, openapi_extra=envelope(paged=True))
+@router.get("/v2/alerts", tags=["alerts"], dependencies=Read)
 async def list_alerts(
     demo: DemoState,
     page: Annotated[Page, Depends(alert_pages.query)],
@@ -434,14 +438,13 @@ async def delete_alert(
     tags=["users"],
     dependencies=Read,
     responses=errors(NotFound),
-    openapi_extra=envelope(expandable=["contact"]),
 )
 async def get_user(
     identifier: str,
     demo: DemoState,
     expansion: Annotated[Expansion, Depends(user_expand.query)],
 ) -> dict[str, Any]:
-    """A user by ID or username; ``expand=contact`` adds the contact methods."""
+    """A user by ID or username; ``expand=contact`` adds ``userContacts``."""
     user = await demo.store.user(identifier)
     if user is None:
         raise NotFound("User does not exist")

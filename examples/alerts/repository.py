@@ -206,7 +206,7 @@ class Alert:
 
 @dataclass
 class User:
-    """A user and the contacts ``expand=contact`` loads."""
+    """A user and the contacts ``expand=contact`` loads (OpsGenie's ``UserContact`` each)."""
 
     id: str
     username: str
@@ -218,7 +218,7 @@ class User:
     contacts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """OpsGenie's user shape, contacts left out (they are expandable)."""
+        """OpsGenie's ``User``, without ``userContacts`` (``expand=contact`` adds them)."""
         return {
             "blocked": False,
             "verified": True,

@@ -102,8 +102,14 @@ def sample(now: datetime) -> tuple[list[User], list[Alert]]:
             full_name=name,
             role=role,
             created_at=now - timedelta(days=30),
-            contacts=[
-                {"id": contact_id, "method": "email", "to": username, "status": {"enabled": True}}
+            contacts=[  # OpsGenie's UserContact
+                {
+                    "to": username,
+                    "id": contact_id,
+                    "contactMethod": "email",
+                    "enabled": True,
+                    "disabledReason": "",
+                }
             ],
         )
         for (user_id, username, name, role), contact_id in zip(_USERS, _CONTACT_IDS, strict=True)

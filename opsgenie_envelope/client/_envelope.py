@@ -57,7 +57,8 @@ class Envelope:
     """
 
     data: Any
-    """The payload: whatever JSON the handler returned (``None`` when there is no body)."""
+    """The payload: whatever JSON the handler returned; ``None`` when the answer carries no
+    entity (no ``data`` key, as in a 202 ``{"result", "took", "requestId"}``, or no body)."""
     message: str | None
     """``message``, or OpsGenie's ``result`` on 202 Accepted."""
     expandable: tuple[str, ...] | None

@@ -51,11 +51,11 @@ async def test_paginate_visits_every_alert() -> None:
 
 
 async def test_expand_through_the_client() -> None:
-    """``expand=["contact"]`` loads the user's contacts; ``expandable`` is read back."""
+    """``expand=["contact"]`` loads the user's ``userContacts``; ``expandable`` is read back."""
     async with library_client(demo(), retry=None) as client:
         user = await client.get(f"/v2/users/{ADA}", expand=["contact"])
     assert user.expandable == ("contact",)
-    assert user.data["contact"][0]["to"] == "ada@example.com"
+    assert user.data["userContacts"][0]["to"] == "ada@example.com"
 
 
 async def test_unknown_alert_raises_not_found() -> None:

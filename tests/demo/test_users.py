@@ -24,20 +24,22 @@ async def test_user_lists_contact_as_expandable(api: httpx.AsyncClient) -> None:
     body = (await api.get(f"/v2/users/{ADA}")).json()
     assert body["expandable"] == ["contact"]
     assert body["data"]["username"] == "ada@example.com"
-    assert "contact" not in body["data"]
+    assert not {"contact", "userContacts"} & set(body["data"])
 
 
-async def test_expand_contact_loads_the_contacts(api: httpx.AsyncClient) -> None:
-    """``expand=contact`` merges the user's contact methods into ``data``."""
+async def test_expand_contact_adds_user_contacts(api: httpx.AsyncClient) -> None:
+    """``expand=contact`` adds OpsGenie's ``userContacts`` to ``data``."""
     body = (await api.get(f"/v2/users/{ADA}", params={"expand": "contact"})).json()
-    assert body["data"]["contact"] == [
+    assert body["data"]["userContacts"] == [
         {
-            "id": "0f6a1c2e-7b3d-4e58-a9c4-1d2e3f4a5b6c",
-            "method": "email",
             "to": "ada@example.com",
-            "status": {"enabled": True},
+            "id": "0f6a1c2e-7b3d-4e58-a9c4-1d2e3f4a5b6c",
+            "contactMethod": "email",
+            "enabled": True,
+            "disabledReason": "",
         }
     ]
+    assert "contact" not in body["data"]
 
 
 async def test_user_by_username(api: httpx.AsyncClient) -> None:

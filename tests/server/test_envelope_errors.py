@@ -7,10 +7,11 @@ import json
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware, NotFound
-from tests.support.apps import AppFactory, fastapi_app, starlette_app
+from tests.support.apps import AlertIn, AppFactory, fastapi_app, starlette_app
 from tests.support.asgi import call_asgi, header, make_client
 
 pytestmark = pytest.mark.anyio
@@ -105,6 +106,41 @@ async def test_fastapi_validation_error_is_422_with_errors() -> None:
     assert body["message"] == "Request body is not processable. Please check the errors."
     assert set(body["errors"]) == {"message", "priority"}
     assert list(body) == ["message", "errors", "took", "requestId"]
+
+
+async def test_fastapi_query_validation_error_says_where() -> None:
+    """A malformed query parameter answers 422 naming the parameter, not the body."""
+    app = FastAPI()
+    app.add_middleware(EnvelopeMiddleware)
+
+    @app.get("/v2/alerts")
+    async def list_alerts(limit: int = 20) -> list[int]:
+        return []
+
+    async with make_client(app) as client:
+        response = await client.get("/v2/alerts?limit=ten")
+    body = response.json()
+    assert response.status_code == 422
+    assert body["message"].startswith("Invalid query parameter 'limit': Input should be")
+    assert list(body["errors"]) == ["limit"]
+
+
+async def test_fastapi_mixed_validation_errors_name_each_part() -> None:
+    """Path, query and body errors at once: the message lists each part and its fields."""
+    app = FastAPI()
+    app.add_middleware(EnvelopeMiddleware)
+
+    @app.post("/v2/alerts/{tiny_id}")
+    async def update(tiny_id: int, body: AlertIn, notify: bool = False) -> None:
+        return None
+
+    async with make_client(app) as client:
+        response = await client.post("/v2/alerts/x?notify=maybe", json={"priority": 1})
+    assert response.json()["message"] == (
+        "Invalid path parameter 'tiny_id', query parameter 'notify' and body field 'message'. "
+        "Please check the errors."
+    )
+    assert set(response.json()["errors"]) == {"tiny_id", "notify", "message"}
 
 
 async def test_validation_errors_never_echo_input() -> None:

@@ -39,16 +39,50 @@ async def test_payload_bytes_are_spliced_verbatim(client: httpx.AsyncClient) -> 
     assert response.content.startswith(b'{"data":[1,2,3],"took":')
 
 
-async def test_null_return_becomes_null_data(client: httpx.AsyncClient) -> None:
-    """A JSON ``null`` payload is ``"data": null``."""
+async def test_null_return_has_no_data(client: httpx.AsyncClient) -> None:
+    """A JSON ``null`` payload is no entity: the envelope has no ``data``."""
     response = await client.get("/r/null")
-    assert response.json()["data"] is None
+    assert list(response.json()) == ["took", "requestId"]
+    assert response.headers["content-length"] == str(len(response.content))
 
 
-async def test_empty_json_body_becomes_null_data(client: httpx.AsyncClient) -> None:
-    """A JSON response with no body at all still renders a valid envelope."""
+async def test_empty_json_body_has_no_data(client: httpx.AsyncClient) -> None:
+    """A JSON response with no body at all renders the envelope without ``data``."""
     response = await client.get("/r/empty-json")
-    assert response.json()["data"] is None
+    assert list(response.json()) == ["took", "requestId"]
+
+
+@pytest.mark.parametrize("body", [b"null", b" null\n", b"\n", b"  "])
+async def test_blank_or_null_bodies_have_no_data(body: bytes) -> None:
+    """Whitespace around ``null``, or whitespace alone, is no entity either."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 202, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    messages = await call_asgi(EnvelopeMiddleware(app))
+    assert list(orjson.loads(messages[1]["body"])) == ["took", "requestId"]
+
+
+async def test_message_without_entity_opens_the_envelope() -> None:
+    """A message on a 202 without entity: ``{"message", "took", "requestId"}``."""
+    async with make_client(fastapi_app()) as client:
+        response = await client.post("/accepted")
+    assert response.content.startswith(b'{"message":"Request will be processed","took":')
+    assert list(response.json()) == ["message", "took", "requestId"]
+
+
+async def test_null_inside_a_payload_is_data() -> None:
+    """Only a body that is ``null`` is no entity: ``[null]`` is spliced as ``data``."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"[null]"})
+
+    messages = await call_asgi(EnvelopeMiddleware(app))
+    assert orjson.loads(messages[1]["body"])["data"] == [None]
 
 
 async def test_content_length_is_recomputed(client: httpx.AsyncClient) -> None:
@@ -76,7 +110,7 @@ async def test_message_key_result_matches_opsgenie() -> None:
     async with make_client(fastapi_app(message_key="result")) as client:
         response = await client.post("/accepted")
     assert response.status_code == 202
-    assert list(response.json()) == ["data", "result", "took", "requestId"]
+    assert list(response.json()) == ["result", "took", "requestId"]
     assert response.json()["result"] == "Request will be processed"
 
 
@@ -221,7 +255,10 @@ async def test_empty_leading_chunks_are_skipped() -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     messages = await call_asgi(EnvelopeMiddleware(app))
-    assert orjson.loads(b"".join(m.get("body", b"") for m in messages[1:]))["data"] is None
+    assert list(orjson.loads(b"".join(m.get("body", b"") for m in messages[1:]))) == [
+        "took",
+        "requestId",
+    ]
 
 
 async def test_head_has_the_get_headers() -> None:

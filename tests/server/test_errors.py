@@ -15,6 +15,7 @@ from opsgenie_envelope import (
     ServerError,
     ServiceUnavailable,
     TooManyRequests,
+    UnprocessableEntity,
     _errors,
     error_class_for,
 )
@@ -159,3 +160,53 @@ def test_too_many_requests_defaults() -> None:
 def test_repr_names_class_and_status() -> None:
     """The repr shows class, message and status."""
     assert repr(NotFound("x")) == "NotFound('x', status_code=404)"
+
+
+def test_unprocessable_body_fields_keep_opsgenie_wording() -> None:
+    """Body fields alone answer OpsGenie's ``Request body is not processable`` text."""
+    error = UnprocessableEntity.at(body={"priority": "should be one of [ P1, P2 ]"})
+    assert error.message == "Request body is not processable. Please check the errors."
+    assert error.errors == {"priority": "should be one of [ P1, P2 ]"}
+
+
+def test_unprocessable_query_field_is_named_with_its_problem() -> None:
+    """One invalid query parameter: the message names it and says what is wrong."""
+    error = UnprocessableEntity.at(query={"limit": "should be an integer"})
+    assert error.message == "Invalid query parameter 'limit': should be an integer"
+    assert error.errors == {"limit": "should be an integer"}
+
+
+def test_unprocessable_fields_in_several_parts_are_listed() -> None:
+    """Several fields in several parts: each part and its fields, in request order."""
+    error = UnprocessableEntity.at(
+        body={"priority": "bad"},
+        query={"limit": "bad", "order": "bad"},
+        path={"identifier": "bad"},
+    )
+    assert error.message == (
+        "Invalid path parameter 'identifier', query parameters 'limit', 'order' and "
+        "body field 'priority'. Please check the errors."
+    )
+    assert list(error.errors or {}) == ["identifier", "limit", "order", "priority"]
+
+
+def test_unprocessable_header_fields_are_named() -> None:
+    """Header fields are named as headers."""
+    error = UnprocessableEntity.at(header={"x-team": "Field required", "x-user": "Field required"})
+    assert error.message == "Invalid headers 'x-team', 'x-user'. Please check the errors."
+
+
+def test_unprocessable_same_name_in_two_parts_keeps_both_problems() -> None:
+    """A name invalid in the query and in the body keeps both problems."""
+    error = UnprocessableEntity.at(query={"user": "too long"}, body={"user": "Field required"})
+    assert error.errors == {"user": "too long; Field required"}
+
+
+def test_unprocessable_subclass_keeps_its_class() -> None:
+    """``at`` builds the class it is called on."""
+
+    class AlertInvalid(UnprocessableEntity):
+        code = 42201
+
+    error = AlertInvalid.at(query={"query": "bad"})
+    assert (type(error), error.code) == (AlertInvalid, 42201)

@@ -501,3 +501,28 @@ def test_expander_without_fields_ignores_expand() -> None:
     """An expander that declares nothing reads no ``expand`` and lists nothing."""
     request = Request({"type": "http", "query_string": b"expand=anything", "headers": []})
     assert Expander({}).parse(request).requested == ()
+
+
+async def test_keys_merge_a_field_under_another_key() -> None:
+    """``keys`` merges a field's value under its key, as OpsGenie's ``userContacts``."""
+    expander = Expander({"contact": load_contact}, keys={"contact": "owner"})
+    request = Request({"type": "http", "query_string": b"expand=contact", "headers": []})
+    merged = await Expansion(expander, ("contact",), request).apply(ALERTS["a1"])
+    assert merged["owner"] == {"id": "u1", "name": "Owner of a1"}
+    assert "contact" not in merged
+    assert expander.names == ("contact",)
+
+
+@pytest.mark.parametrize(
+    ("keys", "error"),
+    [
+        pytest.param({"team": "teams"}, ValueError, id="unknown-name"),
+        pytest.param({"contact": ""}, ValueError, id="empty-key"),
+        pytest.param({"contact": "rotation"}, ValueError, id="two-fields-one-key"),
+        pytest.param([("contact", "owner")], TypeError, id="not-a-mapping"),
+    ],
+)
+def test_bad_keys_are_refused_at_construction(keys: Any, error: type[Exception]) -> None:
+    """``keys`` must map declared names to distinct field-like keys."""
+    with pytest.raises(error, match="keys"):
+        Expander({"contact": load_contact, "rotation": load_rotation}, keys=keys)

@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Header
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import HTMLResponse
 from jsonschema import ValidationError
 from openapi_spec_validator import validate
 from pydantic import BaseModel
+from starlette.responses import Response
 
 from opsgenie_envelope import (
     EnvelopeConfig,
     EnvelopeMiddleware,
+    Expander,
+    Expansion,
     Forbidden,
     NotFound,
     NotSupported,
+    Page,
+    Pager,
     ServiceUnavailable,
     TooManyRequests,
     Unauthenticated,
+    paged,
     set_message,
 )
 from opsgenie_envelope._openapi import ENVELOPE_KEY, ERRORS_KEY
@@ -49,6 +55,22 @@ class AlertIn(BaseModel):
     priority: str = "P3"
 
 
+alert_pages = Pager(sort_fields=["createdAt", "priority"], max_offset=1000)
+
+
+async def load_owner(alert: dict[str, Any], request: Request) -> dict[str, str]:
+    """The ``owner`` of ``expand=owner``."""
+    return {"username": "ada@example.com"}
+
+
+alert_expand = Expander({"owner": load_owner, "rotation": load_owner})
+
+
+async def pages(page: Annotated[Page, Depends(alert_pages.query)]) -> Page:
+    """A dependency that reaches the pager through its own dependency."""
+    return page
+
+
 async def api_key(authorization: str | None = Header(default=None)) -> None:
     """A router dependency that refuses one key."""
     if authorization == "GenieKey revoked":
@@ -73,9 +95,15 @@ def documented_app(**options: Any) -> FastAPI:
             raise NotSupported()
         return ALERT
 
-    @router.get("", openapi_extra=envelope(paged=True))
-    async def list_alerts() -> list[Alert]:
-        return [Alert(**ALERT)]
+    @router.get("")
+    async def list_alerts(page: Annotated[Page, Depends(alert_pages.query)]) -> list[Alert]:
+        return page.items([Alert(**ALERT)], total=1)
+
+    @router.get("/{alert_id}/details")
+    async def alert_details(
+        alert_id: str, expansion: Annotated[Expansion, Depends(alert_expand.query)]
+    ) -> dict[str, Any]:
+        return await expansion.apply(ALERT)
 
     @router.post("", status_code=202, response_model=None, responses=errors(TooManyRequests))
     async def create_alert(body: AlertIn, throttle: bool = False) -> None:
@@ -153,6 +181,15 @@ def test_router_and_route_errors_are_merged(doc: dict[str, Any]) -> None:
 WIRE_CASES = [
     ("GET", "/v2/alerts/1", "/v2/alerts/{alert_id}", {}, 200),
     ("GET", "/v2/alerts", "/v2/alerts", {}, 200),
+    ("GET", "/v2/alerts?limit=1&sort=priority", "/v2/alerts", {}, 200),
+    ("GET", "/v2/alerts?limit=500", "/v2/alerts", {}, 416),
+    ("GET", "/v2/alerts?offset=-1", "/v2/alerts", {}, 416),
+    ("GET", "/v2/alerts?offset=1001", "/v2/alerts", {}, 416),
+    ("GET", "/v2/alerts?order=up", "/v2/alerts", {}, 422),
+    ("GET", "/v2/alerts/1/details", "/v2/alerts/{alert_id}/details", {}, 200),
+    ("GET", "/v2/alerts/1/details?expand=owner", "/v2/alerts/{alert_id}/details", {}, 200),
+    ("GET", "/v2/alerts/1/details?expand=team", "/v2/alerts/{alert_id}/details", {}, 400),
+    ("GET", "/v2/alerts/1/details?expand=" + "x," * 70, "/v2/alerts/{alert_id}/details", {}, 400),
     ("GET", "/v2/alerts/missing", "/v2/alerts/{alert_id}", {}, 404),
     ("GET", "/v2/alerts/forbidden", "/v2/alerts/{alert_id}", {}, 403),
     ("GET", "/v2/alerts/unsupported", "/v2/alerts/{alert_id}", {}, 403),
@@ -362,6 +399,152 @@ def test_errors_refuses_anything_but_api_error_classes(bad: Any) -> None:
     """``errors`` takes ``ApiError`` subclasses only."""
     with pytest.raises(TypeError, match="ApiError"):
         errors(bad)
+
+
+def _parameters(operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An operation's query parameters by name."""
+    return {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
+
+
+def test_pager_dependency_documents_a_paged_route(doc: dict[str, Any]) -> None:
+    """``Depends(pager.query)`` alone documents the page, its headers, its 416 and parameters."""
+    operation = doc["paths"]["/v2/alerts"]["get"]
+    ok = operation["responses"]["200"]
+    properties = ok["content"]["application/json"]["schema"]["properties"]
+    assert list(properties) == ["data", "paging", "totalCount", "took", "requestId"]
+    assert {"X-Paging-First", "X-Paging-Prev", "X-Paging-Next", "X-Paging-Last"} <= set(
+        ok["headers"]
+    )
+    assert "416" in operation["responses"]
+    parameters = _parameters(operation)
+    assert list(parameters) == ["offset", "limit", "sort", "order"]
+    assert parameters["offset"]["schema"]["maximum"] == 1000
+    assert parameters["limit"]["schema"]["maximum"] == 100
+    assert parameters["sort"]["schema"]["anyOf"][0]["enum"] == ["createdAt", "priority"]
+
+
+def test_416_example_shows_the_pager_bounds(doc: dict[str, Any]) -> None:
+    """The documented 416 names the pager's own bounds."""
+    content = doc["paths"]["/v2/alerts"]["get"]["responses"]["416"]["content"]
+    (example,) = content["application/json"]["examples"].values()
+    assert example["value"]["errors"] == {
+        "offset": "should be at most 1000",
+        "limit": "should be between 1 and 100",
+    }
+
+
+def test_expander_dependency_documents_an_expandable_route(doc: dict[str, Any]) -> None:
+    """``Depends(expander.query)`` alone documents ``expandable``, ``expand`` and its 400."""
+    operation = doc["paths"]["/v2/alerts/{alert_id}/details"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["expandable"]["items"]["enum"] == ["owner", "rotation"]
+    assert _parameters(operation)["expand"]["schema"]["items"]["enum"] == ["owner", "rotation"]
+    examples = operation["responses"]["400"]["content"]["application/json"]["examples"]
+    assert list(examples) == ["BadRequest (expand)", "BadRequest (expand length)"]
+    assert "paging" not in schema["properties"]
+
+
+def test_route_without_the_dependencies_is_not_paged(doc: dict[str, Any]) -> None:
+    """A route using neither dependency has no paging, expand, 416 or 400."""
+    operation = doc["paths"]["/v2/alerts/{alert_id}"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(schema["properties"]) == {"data", "took", "requestId"}
+    assert not {"offset", "limit", "sort", "order", "expand"} & set(_parameters(operation))
+    assert not {"400", "416"} & set(operation["responses"])
+
+
+async def test_envelope_documents_keys_but_no_parameters() -> None:
+    """``envelope(paged=True, expandable=...)`` without the dependencies adds no parameter."""
+    app = FastAPI()
+    install(app)
+
+    @app.get("/v2/teams", openapi_extra=envelope(paged=True, expandable=["members"]))
+    async def list_teams(request: Request, offset: int = 0, limit: int = 20) -> Response:
+        return paged(request, [{"id": "t1"}], offset=offset, limit=limit, total=1)
+
+    operation = app.openapi()["paths"]["/v2/teams"]["get"]
+    assert list(_parameters(operation)) == ["offset", "limit"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"paging", "totalCount", "expandable"} <= set(schema["properties"])
+    async with make_client(app) as client:
+        response = await client.get("/v2/teams?limit=5")
+    assert_documented(app.openapi(), "/v2/teams", response)
+
+
+def test_nested_and_router_dependencies_are_found() -> None:
+    """A pager reached through another dependency, on an included router, still declares."""
+    app = FastAPI()
+    install(app)
+    router = APIRouter(prefix="/v2")
+
+    @router.get("/incidents", dependencies=[Depends(alert_expand.query)])
+    async def list_incidents(page: Annotated[Page, Depends(pages)]) -> list[int]:
+        return page.items([1, 2], total=2)
+
+    app.include_router(router, prefix="/api")
+    operation = app.openapi()["paths"]["/api/v2/incidents"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"paging", "expandable"} <= set(schema["properties"])
+    assert {"400", "416"} <= set(operation["responses"])
+
+
+def test_routes_are_read_without_route_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On FastAPI versions that copy routes onto the app, the app's routes are read directly."""
+    import opsgenie_envelope.fastapi
+
+    monkeypatch.setattr(opsgenie_envelope.fastapi, "_route_contexts", None)
+    app = FastAPI()
+    install(app)
+
+    @app.get("/v2/alerts")
+    async def list_alerts(page: Annotated[Page, Depends(alert_pages.query)]) -> list[int]:
+        return page.items([1], total=1)
+
+    assert "416" in app.openapi()["paths"]["/v2/alerts"]["get"]["responses"]
+
+
+def _expand_operation(expander: Expander) -> dict[str, Any]:
+    """The documented ``GET /v2/alerts/{alert_id}`` of an app whose route uses ``expander``."""
+    app = FastAPI()
+    install(app)
+    expansion_dependency = Depends(expander.query)
+
+    @app.get("/v2/alerts/{alert_id}")
+    async def get_alert(
+        alert_id: str, expansion: Expansion = expansion_dependency
+    ) -> dict[str, Any]:
+        return await expansion.apply(ALERT)
+
+    operation: dict[str, Any] = app.openapi()["paths"]["/v2/alerts/{alert_id}"]["get"]
+    return operation
+
+
+def test_lenient_expander_documents_only_the_length_refusal() -> None:
+    """A lenient expander ignores unknown names: only an oversized ``expand`` is a 400."""
+    operation = _expand_operation(Expander({"owner": load_owner}, lenient=True))
+    examples = operation["responses"]["400"]["content"]["application/json"]["examples"]
+    assert list(examples) == ["BadRequest (expand length)"]
+
+
+def test_expander_without_names_declares_nothing() -> None:
+    """An expander with no names lists nothing and refuses nothing."""
+    operation = _expand_operation(Expander({}))
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "expandable" not in schema["properties"]
+    assert "400" not in operation["responses"]
+
+
+def test_handler_returning_none_documents_no_data(doc: dict[str, Any]) -> None:
+    """A ``-> None`` handler's 202 is ``{message?, took, requestId}``: no ``data``."""
+    content = doc["paths"]["/v2/alerts"]["post"]["responses"]["202"]["content"]
+    schema = content["application/json"]["schema"]
+    assert list(schema["properties"]) == ["message", "took", "requestId"]
+
+
+def test_untyped_handler_documents_optional_data(doc: dict[str, Any]) -> None:
+    """Without a response model, ``data`` may be any value, so it may be absent."""
+    content = doc["paths"]["/health"]["get"]["responses"]["200"]["content"]
+    assert content["application/json"]["schema"]["required"] == ["took", "requestId"]
 
 
 def test_envelope_options() -> None:

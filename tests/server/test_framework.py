@@ -15,7 +15,7 @@ from opsgenie_envelope._framework import (
 
 
 def test_validation_errors_strip_location_and_drop_input() -> None:
-    """``loc`` loses its source prefix; ``input`` and ``ctx`` are never read."""
+    """``loc`` loses its source prefix, which groups the fields; ``input``/``ctx`` are never read."""
     items = [
         {
             "type": "missing",
@@ -26,17 +26,21 @@ def test_validation_errors_strip_location_and_drop_input() -> None:
         {"type": "int_parsing", "loc": ["query", "limit"], "msg": "bad int", "input": "SECRET"},
         {"type": "x", "loc": ["body", "tags", 0], "msg": "bad tag", "ctx": {"secret": 1}},
     ]
-    json_invalid, errors = validation_errors(items)
+    json_invalid, located = validation_errors(items)
     assert not json_invalid
-    assert errors == {"message": "Field required", "limit": "bad int", "tags.0": "bad tag"}
+    assert located == {
+        "body": {"message": "Field required", "tags.0": "bad tag"},
+        "query": {"limit": "bad int"},
+    }
+    assert "SECRET" not in repr(located)
 
 
 def test_validation_errors_join_messages_for_one_field() -> None:
     """Two problems with one field are joined."""
-    _, errors = validation_errors(
+    _, located = validation_errors(
         [{"loc": ["body", "a"], "msg": "one"}, {"loc": ["body", "a"], "msg": "two"}]
     )
-    assert errors == {"a": "one; two"}
+    assert located == {"body": {"a": "one; two"}}
 
 
 def test_validation_errors_detect_json_syntax_errors() -> None:
@@ -49,8 +53,15 @@ def test_validation_errors_detect_json_syntax_errors() -> None:
 
 def test_validation_errors_tolerate_odd_items() -> None:
     """Items that are not mappings, or lack fields, do not break the mapping."""
-    _, errors = validation_errors(["junk", {"loc": "body"}, {}])
-    assert errors == {"body": "is invalid"}
+    _, located = validation_errors(["junk", {"loc": "body"}, {}])
+    assert located == {"body": {"body": "is invalid"}}
+
+
+@pytest.mark.parametrize("where", ["path", "query", "header", "cookie"])
+def test_validation_errors_keep_each_part_of_the_request(where: str) -> None:
+    """Path, query, header and cookie fields are grouped under their part."""
+    _, located = validation_errors([{"loc": [where, "name"], "msg": "bad"}])
+    assert located == {where: {"name": "bad"}}
 
 
 def test_plain_text_becomes_message() -> None:

@@ -7,17 +7,20 @@ from typing import Any
 import pytest
 
 from opsgenie_envelope import (
+    BadRequest,
     Conflict,
     EnvelopeConfig,
     Forbidden,
     NotFound,
     NotSupported,
+    RangeNotSatisfiable,
     ServiceUnavailable,
     TooManyRequests,
 )
 from opsgenie_envelope._openapi import (
     ENVELOPE_KEY,
     ERRORS_KEY,
+    Declaration,
     describe_error,
     rewrite_openapi,
 )
@@ -125,13 +128,13 @@ def test_plain_200_has_no_message() -> None:
     assert "message" not in _schema(_rewrite(_ok()), "200")["properties"]
 
 
-def test_expandable_documents_the_key_and_the_parameter() -> None:
-    """``expandable`` lists the fields, and ``expand`` is a query parameter."""
+def test_envelope_expandable_documents_the_key_only() -> None:
+    """``expandable`` lists the fields; the parameters stay what the route declares."""
     operation = _rewrite(_ok() | {ENVELOPE_KEY: {"expandable": ["contact", "rotation"]}})
     expandable = _schema(operation, "200")["properties"]["expandable"]
     assert expandable["items"]["enum"] == ["contact", "rotation"]
-    (expand,) = operation["parameters"]
-    assert (expand["name"], expand["in"], expand["explode"]) == ("expand", "query", False)
+    assert "parameters" not in operation
+    assert "400" not in operation["responses"]
 
 
 def test_paged_documents_paging_total_count_and_headers() -> None:
@@ -144,17 +147,86 @@ def test_paged_documents_paging_total_count_and_headers() -> None:
     assert {"X-Paging-First", "X-Paging-Prev", "X-Paging-Next", "X-Paging-Last"} <= set(headers)
 
 
-def test_paged_adds_the_paging_parameters() -> None:
-    """``offset``, ``limit``, ``sort``, ``order`` are documented on a paged route."""
-    operation = _rewrite(_ok() | {ENVELOPE_KEY: {"paged": True}})
-    assert [p["name"] for p in operation["parameters"]] == ["offset", "limit", "sort", "order"]
-
-
-def test_declared_parameters_are_not_duplicated() -> None:
-    """A route that already declares ``limit`` keeps its own."""
+def test_envelope_paged_adds_no_parameters() -> None:
+    """``envelope(paged=True)`` documents the answer, not parameters the route may not read."""
     limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 50}}
     operation = _rewrite(_ok() | {ENVELOPE_KEY: {"paged": True}, "parameters": [limit]})
-    assert [p for p in operation["parameters"] if p["name"] == "limit"] == [limit]
+    assert operation["parameters"] == [limit]
+    assert "416" not in operation["responses"]
+
+
+def _declared(operation: dict[str, Any], *declarations: Declaration, **options: Any) -> Any:
+    """Rewrite a one-operation document with ``declarations`` for its operation."""
+    doc = _doc(operation)
+    declared = {("/v2/alerts", "get"): declarations}
+    return rewrite_openapi(doc, EnvelopeConfig(**options), declared)["paths"]["/v2/alerts"]["get"]
+
+
+def test_declared_paging_documents_the_page_and_its_errors() -> None:
+    """A paged declaration adds ``paging``, ``totalCount``, the headers and its 416."""
+    out_of_range = RangeNotSatisfiable("The given range is not supported: limit should be 1..9")
+    declaration = Declaration(paged=True, errors=(describe_error(out_of_range, "range"),))
+    operation = _declared(_ok(), declaration)
+    assert {"paging", "totalCount"} <= set(_schema(operation, "200")["properties"])
+    assert "X-Paging-Next" in operation["responses"]["200"]["headers"]
+    examples = operation["responses"]["416"]["content"]["application/json"]["examples"]
+    assert examples["RangeNotSatisfiable (range)"]["value"]["message"] == out_of_range.message
+
+
+def test_declared_expandable_names_join_the_envelope_options() -> None:
+    """Names from a declaration and from ``envelope()`` are listed once, in order."""
+    operation = _ok() | {ENVELOPE_KEY: {"expandable": ["contact"]}}
+    declared = _declared(operation, Declaration(expandable=("rotation", "contact")))
+    enum = _schema(declared, "200")["properties"]["expandable"]["items"]["enum"]
+    assert enum == ["contact", "rotation"]
+
+
+def test_declared_errors_keep_the_common_ones() -> None:
+    """A declared 400 on a route with a JSON body still lists ``Invalid JSON body``."""
+    unknown = BadRequest("expand should be one of [ contact ]", errors={"expand": "bad"})
+    operation = _ok() | {"requestBody": JSON_BODY}
+    declared = _declared(operation, Declaration(errors=(describe_error(unknown, "expand"),)))
+    examples = declared["responses"]["400"]["content"]["application/json"]["examples"]
+    assert list(examples) == ["BadRequest (expand)", "BadRequest"]
+    assert examples["BadRequest (expand)"]["value"]["errors"] == {"expand": "bad"}
+    assert examples["BadRequest"]["value"]["message"] == "Invalid JSON body"
+
+
+def test_declared_errors_are_listed_once() -> None:
+    """One dependency met twice in a route documents its error once."""
+    described = describe_error(RangeNotSatisfiable())
+    twice = (Declaration(errors=(described,)), Declaration(errors=(described,)))
+    operation = _declared(_ok(), *twice)
+    assert list(operation["responses"]["416"]["content"]["application/json"]["examples"]) == [
+        "RangeNotSatisfiable"
+    ]
+
+
+def test_no_entity_documents_no_data() -> None:
+    """A handler that returns nothing: the 202 is ``{message?, took, requestId}``."""
+    operation = _declared(_ok({}, "202"), Declaration(entity=False))
+    schema = _schema(operation, "202")
+    assert list(schema["properties"]) == ["message", "took", "requestId"]
+    assert schema["required"] == ["took", "requestId"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"type": "null"}, {"anyOf": [ALERT_REF, {"type": "null"}]}, {"type": ["string", "null"]}],
+)
+def test_data_that_may_be_null_is_optional(data: dict[str, Any]) -> None:
+    """A payload schema accepting ``null`` makes ``data`` optional: no entity, no ``data``."""
+    schema = _schema(_rewrite(_ok(data)), "200")
+    assert schema["properties"]["data"] == data
+    assert schema["required"] == ["took", "requestId"]
+
+
+def test_null_example_is_an_envelope_without_data() -> None:
+    """An example payload of ``null`` becomes an envelope without ``data``."""
+    operation = _ok({})
+    operation["responses"]["200"]["content"]["application/json"]["example"] = None
+    example = _rewrite(operation)["responses"]["200"]["content"]["application/json"]["example"]
+    assert list(example) == ["took", "requestId"]
 
 
 def test_success_examples_are_wrapped() -> None:

@@ -336,6 +336,16 @@ async def test_starlette_errors_read_like_opsgenie() -> None:
         "sort": "should be one of [ n, name ]",
         "order": "should be one of [ asc, desc ]",
     }
+    assert response.json()["message"] == (
+        "Invalid query parameters 'offset', 'sort', 'order'. Please check the errors."
+    )
+
+
+async def test_starlette_single_error_names_the_parameter() -> None:
+    """One malformed parameter: the 422 names it and what it should be."""
+    async with make_client(starlette_app()) as client:
+        response = await client.get("/v2/items?limit=ten")
+    assert response.json()["message"] == "Invalid query parameter 'limit': should be an integer"
 
 
 async def test_free_sort_accepts_field_names_only(client: httpx.AsyncClient) -> None:

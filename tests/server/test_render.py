@@ -8,6 +8,7 @@ import pytest
 from opsgenie_envelope._render import (
     DATA_PREFIX,
     format_took,
+    no_entity,
     render_error,
     render_extras,
     success_suffix,
@@ -95,3 +96,32 @@ def test_render_error_order_and_optional_keys() -> None:
 def test_render_error_escapes_message() -> None:
     """Error messages are JSON-escaped."""
     assert orjson.loads(render_error('a"b</script>', b"0.0", b"r"))["message"] == 'a"b</script>'
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"", True),
+        (b"null", True),
+        (b" \r\n null \t", True),
+        (b"   ", True),
+        (b"[null]", False),
+        (b'"null"', False),
+        (b"0", False),
+        (b"nullnull", False),
+        (b" " * 64 + b"null", False),
+    ],
+)
+def test_no_entity_is_empty_blank_or_null(body: bytes, expected: bool) -> None:
+    """Only an empty, blank or ``null`` body is no entity; anything else is spliced."""
+    assert no_entity(body) is expected
+
+
+def test_envelope_of_no_entity_is_the_suffix_without_its_comma() -> None:
+    """``{`` and the suffix without its leading comma is a valid envelope without ``data``."""
+    suffix = success_suffix(render_extras({"message": "Request will be processed"}), b"0.1", b"r")
+    assert orjson.loads(b"{" + suffix[1:]) == {
+        "message": "Request will be processed",
+        "took": 0.1,
+        "requestId": "r",
+    }
