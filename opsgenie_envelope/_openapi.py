@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from copy import deepcopy
 from typing import Any
 
-from ._config import EnvelopeConfig
+from ._config import EnvelopeConfig, excluded_paths
 from ._errors import (
     ApiError,
     ClientError,
@@ -416,14 +416,15 @@ def _drop_unreferenced(doc: dict[str, Any], names: Iterable[str]) -> None:
 def rewrite_openapi(doc: dict[str, Any], config: EnvelopeConfig) -> dict[str, Any]:
     """Rewrite ``doc`` in place (and return it) to show the envelopes ``config`` produces.
 
-    Operations on a path in ``config.exclude_paths`` are answered untouched on the wire, so
-    they only get the two headers every response carries.
+    Operations on a path that ``config`` excludes (``exclude_paths``, their prefixes,
+    ``exclude``) are answered untouched on the wire, so they only get the two headers every
+    response carries.
     """
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     ours = error_envelope(config)
     if schemas.setdefault(ERROR_SCHEMA, ours) != ours:
         raise ValueError(f"a schema named {ERROR_SCHEMA!r} already exists in the document")
-    excluded = config.exclude_paths or frozenset()
+    excluded = excluded_paths(config)
     for path, item in (doc.get("paths") or {}).items():
         for method, operation in item.items():
             if method in _METHODS and isinstance(operation, dict):
