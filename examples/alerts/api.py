@@ -10,6 +10,8 @@ shapes) and shows the library at work:
 * Writes are processed in the background, under the 202's request ID
   (``get_request_id()``): poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
 * Typed errors: 401, 403 (40301), 404, 415, 422 with ``errors``, 429 with ``X-RateLimit-*``.
+* Every path answers with or without its trailing slash (``ignore_trailing_slash``), as
+  OpsGenie's Node SDK sends ``POST /v2/alerts/``.
 * ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``.
 
 Endpoints::
@@ -489,9 +491,10 @@ def create_app(
         version=__version__,
         lifespan=_lifespan,
     )
-    # OpsGenie's 202 text goes under "result"; bodies must be JSON (415 otherwise).
+    # OpsGenie's 202 text goes under "result"; bodies must be JSON (415 otherwise); OpsGenie's
+    # Node SDK posts to /v2/alerts/ and /v2/alerts/{id}/acknowledge/: served, not redirected.
     # install() adds EnvelopeMiddleware and makes /docs show the envelopes.
-    install(app, message_key="result", require_json_body=True)
+    install(app, message_key="result", require_json_body=True, ignore_trailing_slash=True)
     app.state.demo = Demo(settings, store, gate)
     app.include_router(router)
     return app
