@@ -428,9 +428,10 @@ class _Responder:
         await self.downstream(self._finish(start, raw, b"%d" % len(body)))
         await self.downstream({"type": "http.response.body", "body": body})
 
-    def restart(self, scope: Scope) -> None:
+    def restart(self, scope: Scope, excluded: bool) -> None:
         """Serve the request again, at ``scope``: nothing has gone out (a slash replay)."""
         self.scope = scope
+        self.excluded = excluded
         self.mode = _PASS
         self.start = None
         self.later = self.snapshot = None  # once: a second redirect is answered as one
@@ -560,7 +561,9 @@ class EnvelopeMiddleware:
             raw: bytes = scope.get("raw_path") or scope["path"].encode()
             scope["path"] = later
             scope["raw_path"] = raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/"
-            responder.restart(scope)
+            root: str | None = scope.get("root_path")
+            path = later[len(root) :] if root and later.startswith(root) else later
+            responder.restart(scope, path in self._exclude)
             current_scope.set(scope)  # reset with the request's own token when it ends
             await self.app(scope, receive, responder.send)
             if not responder.started:

@@ -168,3 +168,11 @@ async def test_starlette_app_answers_with_a_slash() -> None:
     async with make_client(app) as client:
         response = await client.get("/api/v2/alerts/")
     assert response.json()["data"] == [{"id": "1"}]
+
+
+async def test_excluded_path_reached_by_its_slash_twin_stays_untouched() -> None:
+    """``/openapi.json/`` is served as ``/openapi.json``, excluded as that path is."""
+    async with make_client(_fastapi(ignore_trailing_slash=True)) as client:
+        response = await client.get("/openapi.json/")
+    assert response.status_code == 200
+    assert "openapi" in response.json()
