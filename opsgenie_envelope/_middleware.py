@@ -372,9 +372,10 @@ class _Responder:
         status: int = self.start["status"]
         error = error_from_response(status, raw, self.media)
         headers = [pair for pair in self.headers if pair[0] not in _REPLACED]
-        if status == 500:
-            # A mounted app's ServerErrorMiddleware answers 500 and then re-raises what it
-            # caught: held until the app returns (sent then) or raises (rendered instead).
+        if status == 500 and error.message == error.default_message and not error.errors:
+            # A mounted app's ServerErrorMiddleware answers a bare 500 and then re-raises what
+            # it caught: held until the app returns (sent then) or raises (rendered instead).
+            # A 500 that says more (an exception handler's own) is the app's answer: sent.
             self.later = (error, headers)
             return
         await self.send_error(error, headers)

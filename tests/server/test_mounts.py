@@ -230,3 +230,23 @@ async def test_held_500_is_sent_when_no_exception_follows(
     assert response.status_code == 500
     assert response.json()["message"] == "database down"
     assert not caplog.records
+
+
+async def test_a_mounted_apps_own_500_handler_answer_is_kept() -> None:
+    """A 500 that a mounted app's exception handler wrote is its answer, sent as it said."""
+
+    async def oops(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"message": "Alert store unavailable", "code": 50001}, 500)
+
+    sub = Starlette(routes=[Route("/alerts/{alert_id}", _starlette_endpoint)])
+    sub.add_exception_handler(Exception, oops)
+    parent = FastAPI()
+    install(parent)
+    parent.mount("/st", sub)
+    async with make_client(parent) as client:
+        response = await client.get("/st/alerts/broken")
+    assert response.status_code == 500
+    assert (response.json()["message"], response.json()["code"]) == (
+        "Alert store unavailable",
+        50001,
+    )
