@@ -390,18 +390,29 @@ class _Responder:
             return
         if message.get("more_body", False):
             return
+        assert self.start is not None
+        status: int = self.start["status"]
         location = next((value for name, value in self.headers if name == b"location"), None)
-        if location is not None and getattr(self, "snapshot", None) is not None:
+        if location is not None and status == 307 and self._from_router():
             twin = _slash_twin(self.scope["path"])
             if twin is not None and unquote(urlsplit(location.decode("latin-1")).path) == twin:
                 self.later = twin  # served at that path once the app returns
                 return
-        assert self.start is not None
-        status: int = self.start["status"]
         redirect = ApiError(_phrase(status))
         redirect.status_code = status
         headers = [pair for pair in self.headers if pair[0] not in _REPLACED]
         await self.send_error(redirect, headers)
+
+    def _from_router(self) -> bool:
+        """Tell whether a redirect may be replayed: the option is on and no endpoint matched.
+
+        A router redirects for the slash only when none of its routes matched, so the scope
+        names no endpoint, or a mounted app or router; a handler's own redirect is its answer.
+        """
+        if getattr(self, "snapshot", None) is None:
+            return False
+        endpoint = self.scope.get("endpoint")
+        return endpoint is None or hasattr(endpoint, "routes")
 
     async def send_error(
         self,

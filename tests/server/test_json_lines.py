@@ -60,6 +60,7 @@ def test_values_on_lines_read_as_json_lines(values: list[Any]) -> None:
 def test_first_chunk_that_is_a_whole_line_opens_json_lines() -> None:
     """A stream whose first chunk is one object and a newline reads as JSON Lines."""
     assert opens_json_lines(LINES[0])
+    assert opens_json_lines(b'{"id":"1"}\n{"id":"2"}')  # two lines in the first chunk
     assert not opens_json_lines(b'[{"id":"1"},\n')
     assert not opens_json_lines(b"{\n")
 

@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware, NotFound, TooManyRequests
 from opsgenie_envelope.fastapi import install
@@ -250,3 +251,22 @@ async def test_a_mounted_apps_own_500_handler_answer_is_kept() -> None:
         "Alert store unavailable",
         50001,
     )
+
+
+async def test_app_returning_without_an_answer_gets_the_500_envelope(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An app that returns before answering gets the 500 envelope, logged once with the ID."""
+
+    async def silent(scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+    with caplog.at_level(logging.ERROR, logger="opsgenie_envelope"):
+        async with make_client(EnvelopeMiddleware(silent)) as client:
+            response = await client.get("/x")
+    assert response.status_code == 500
+    assert response.json()["message"] == "Internal Server Error"
+    assert [r.getMessage() for r in caplog.records] == [
+        "the app returned without a complete response; answered 500 (request_id="
+        f"{response.headers['x-request-id']})"
+    ]

@@ -176,3 +176,24 @@ async def test_excluded_path_reached_by_its_slash_twin_stays_untouched() -> None
         response = await client.get("/openapi.json/")
     assert response.status_code == 200
     assert "openapi" in response.json()
+
+
+async def test_other_redirects_are_envelopes_even_with_the_option() -> None:
+    """A handler's own redirect, even to its slash twin, is enveloped, not replayed."""
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/", 302)
+
+    async def odd(request: Request) -> Response:
+        return Response(status_code=399, headers={"location": "/odd/"})
+
+    app = Starlette(
+        routes=[Route("/", home), Route("/odd", odd)],
+        middleware=[Middleware(EnvelopeMiddleware, ignore_trailing_slash=True)],
+    )
+    async with make_client(app) as client:
+        found = await client.get("/")
+        odd_one = await client.get("/odd")
+    assert (found.status_code, found.json()["message"]) == (302, "Found")
+    assert (odd_one.status_code, odd_one.json()["message"]) == (399, "Redirect")
+    assert odd_one.headers["location"] == "/odd/"
