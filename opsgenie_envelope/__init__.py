@@ -49,13 +49,14 @@ from ._logging import RequestIdFilter
 from ._middleware import EnvelopeMiddleware
 from ._paging import Page, Pager, paged
 from ._request_id import is_valid_request_id, uuid4_hex
-from ._wire import DEFAULT_LIMIT, MAX_LIMIT, MessageKey, Order
+from ._wire import DEFAULT_LIMIT, EXPOSE_HEADERS, MAX_LIMIT, MessageKey, Order
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_EXCLUDE_PATHS",
     "DEFAULT_LIMIT",
+    "EXPOSE_HEADERS",
     "MAX_LIMIT",
     "REQUEST_ID_KEY",
     "ApiError",

@@ -14,7 +14,9 @@ __all__ = [
     "DEFAULT_EXCLUDE_PATHS",
     "EnvelopeConfig",
     "EnvelopeOptions",
+    "ExcludedPaths",
     "docs_paths",
+    "excluded_paths",
     "resolve_config",
 ]
 
@@ -63,9 +65,11 @@ class EnvelopeOptions(TypedDict, total=False):
     trust_incoming_id: bool
     validator: Callable[[str], bool]
     exclude_paths: Collection[str] | None
+    exclude: Callable[[str], bool] | None
     negotiate: bool
     require_json_body: bool
     message_key: MessageKey
+    ignore_trailing_slash: bool
     debug: bool
     integrations: Iterable[Integration]
 
@@ -79,13 +83,21 @@ class EnvelopeConfig:
             pass the allowlist (``[A-Za-z0-9._:-]``, 1..128 characters).
         trust_incoming_id: use a client's ``X-Request-ID`` when it passes ``validator``.
         validator: decides whether an incoming ID is trusted (the SPEC allowlist by default).
-        exclude_paths: paths answered untouched but for the two headers; ``None`` (the
-            default) means the app's own documentation URLs (see :func:`docs_paths`),
-            read once, on the first request. Any collection of paths; kept as a frozenset.
+        exclude_paths: paths answered untouched but for the two headers, besides the
+            documentation URLs of the app and of the apps mounted in it (see
+            :func:`docs_paths`), which always are. An entry ending in ``/`` (``"/static/"``)
+            excludes every path below it; any other entry is an exact path. Any collection
+            of paths; kept as a frozenset.
+        exclude: a predicate on the request's path (below ``root_path``): true answers it
+            untouched but for the two headers, as ``exclude_paths`` does. Called once per
+            request, so keep it cheap.
         negotiate: answer 406 when ``Accept`` rules out JSON.
         require_json_body: answer 415 when a request body's ``Content-Type`` is not JSON.
         message_key: render a handler's message as ``"message"``, OpsGenie's ``"result"``,
             or ``"both"``.
+        ignore_trailing_slash: answer ``/v2/alerts/`` as ``/v2/alerts`` (and the other way
+            round) instead of the router's redirect: where a router would redirect to the
+            same path with or without its trailing slash, the request is served at that path.
         debug: put the exception type and text in 500 bodies (never in production).
         integrations: :class:`Integration` objects whose hooks run per request (e.g.
             ``opsgenie_envelope.otel.OpenTelemetryIntegration()``); none by default. Any
@@ -96,9 +108,11 @@ class EnvelopeConfig:
     trust_incoming_id: bool = False
     validator: Callable[[str], bool] = is_valid_request_id
     exclude_paths: Collection[str] | None = None
+    exclude: Callable[[str], bool] | None = None
     negotiate: bool = True
     require_json_body: bool = False
     message_key: MessageKey = "message"
+    ignore_trailing_slash: bool = False
     debug: bool = False
     integrations: Iterable[Integration] = ()
 
@@ -108,7 +122,15 @@ class EnvelopeConfig:
             raise TypeError("generator must be a callable returning a str, or None")
         if not callable(self.validator):
             raise TypeError("validator must be a callable taking a str and returning a bool")
-        for name in ("trust_incoming_id", "negotiate", "require_json_body", "debug"):
+        if self.exclude is not None and not callable(self.exclude):
+            raise TypeError("exclude must be a callable taking a path and returning a bool")
+        for name in (
+            "trust_incoming_id",
+            "negotiate",
+            "require_json_body",
+            "ignore_trailing_slash",
+            "debug",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         if self.message_key not in MESSAGE_KEYS:
@@ -117,7 +139,7 @@ class EnvelopeConfig:
             )
         paths: object = self.exclude_paths
         if paths is None:
-            return  # the app's documentation URLs, read by the middleware
+            return
         if isinstance(paths, (str, bytes)) or not isinstance(paths, Iterable):
             raise TypeError("exclude_paths must be an iterable of path strings")
         checked = frozenset(paths)
@@ -127,6 +149,52 @@ class EnvelopeConfig:
                     f"exclude_paths entries must be paths starting with '/', got {path!r}"
                 )
         object.__setattr__(self, "exclude_paths", checked)
+
+
+class ExcludedPaths:
+    """The paths answered untouched: exact paths, prefixes and a predicate (``path in it``).
+
+    Built by :func:`excluded_paths` only when there are prefixes or a predicate; otherwise
+    the exact paths alone are a plain ``frozenset``, whose ``in`` costs least.
+    """
+
+    __slots__ = ("paths", "predicate", "prefixes")
+
+    def __init__(
+        self,
+        paths: frozenset[str],
+        prefixes: tuple[str, ...],
+        predicate: Callable[[str], bool] | None,
+    ) -> None:
+        self.paths = paths
+        self.prefixes = prefixes
+        self.predicate = predicate
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str):
+            return False
+        if path in self.paths or path.startswith(self.prefixes):
+            return True
+        return self.predicate is not None and bool(self.predicate(path))
+
+
+def excluded_paths(
+    config: EnvelopeConfig, docs: Collection[str] = frozenset()
+) -> frozenset[str] | ExcludedPaths:
+    """What ``config`` excludes, with the documentation URLs ``docs``: test with ``in``.
+
+    Entries of ``exclude_paths`` that end in ``/`` (other than ``/`` itself) are prefixes.
+    """
+    exact = set(docs)
+    prefixes: list[str] = []
+    for path in config.exclude_paths or ():
+        if len(path) > 1 and path.endswith("/"):
+            prefixes.append(path)
+        else:
+            exact.add(path)
+    if not prefixes and config.exclude is None:
+        return frozenset(exact)
+    return ExcludedPaths(frozenset(exact), tuple(sorted(prefixes)), config.exclude)
 
 
 OPTION_NAMES: frozenset[str] = frozenset(field.name for field in fields(EnvelopeConfig))

@@ -27,7 +27,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from ._config import EnvelopeConfig
+from ._config import EnvelopeConfig, excluded_paths
 from ._errors import (
     ApiError,
     ClientError,
@@ -478,15 +478,16 @@ def rewrite_openapi(
     """Rewrite ``doc`` in place (and return it) to show the envelopes ``config`` produces.
 
     ``declared`` maps ``(path, method)`` (``method`` lower-case) to what the route's code
-    declares. Operations on a path in ``config.exclude_paths`` are answered untouched on the
-    wire, so they only get the two headers every response carries.
+    declares. Operations on a path that ``config`` excludes (``exclude_paths``, their
+    prefixes, ``exclude``) are answered untouched on the wire, so they only get the two
+    headers every response carries.
     """
     declared = declared or {}
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     ours = error_envelope(config)
     if schemas.setdefault(ERROR_SCHEMA, ours) != ours:
         raise ValueError(f"a schema named {ERROR_SCHEMA!r} already exists in the document")
-    excluded = config.exclude_paths or frozenset()
+    excluded = excluded_paths(config)
     for path, item in (doc.get("paths") or {}).items():
         for method, operation in item.items():
             if method in _METHODS and isinstance(operation, dict):

@@ -8,6 +8,7 @@ the optional keys + ``,"took":…,"requestId":"…"}``. Without an entity (an em
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,9 +32,13 @@ __all__ = [
     "ENVELOPE_MARK",
     "JSON_FIRST_BYTES",
     "JSON_LAST_BYTES",
+    "chunk_end",
+    "continues_json_lines",
     "format_took",
+    "holds_json_lines",
     "is_plausible_json",
     "no_entity",
+    "opens_json_lines",
     "render_error",
     "render_extras",
     "success_suffix",
@@ -85,6 +90,60 @@ def is_plausible_json(body: bytes, whole: bool = True) -> bool:
 def no_entity(body: bytes) -> bool:
     """Tell whether a whole JSON body carries no entity: empty, blank or ``null``."""
     return len(body) < 64 and body.strip(_WHITESPACE) in (b"", b"null")
+
+
+# A newline between the end of one JSON value and the start of another: never valid JSON (a
+# raw newline is only ever whitespace between tokens, and two values need a comma or colon
+# between them), always JSON Lines.
+_JSON_LINES = re.compile(rb'[}\]"0-9el][ \t\r]*\n[ \t\r\n]*[{\["0-9tfn-]')
+
+
+def holds_json_lines(body: bytes) -> bool:
+    """Tell whether ``body`` holds two JSON values on two lines (JSON Lines, NDJSON).
+
+    No single JSON value can: a raw newline is only ever whitespace between tokens, and two
+    values need a comma or a colon between them. Scans only a body that has a newline
+    (compact JSON has none).
+    """
+    return b"\n" in body and _JSON_LINES.search(body) is not None
+
+
+def chunk_end(chunk: bytes) -> bytes:
+    """``chunk`` from its last significant byte on: ``b'{"a":1}\\n'`` gives ``b'}\\n'``.
+
+    ``b""`` when the chunk is all whitespace. Kept between two chunks of a stream, to see how
+    the body ends and JSON Lines that span two chunks.
+    """
+    i = len(chunk)
+    while i and chunk[i - 1] in _WHITESPACE:
+        i -= 1
+    return chunk[i - 1 :] if i else b""
+
+
+def continues_json_lines(end: bytes, chunk: bytes) -> bool:
+    """Tell whether ``chunk`` starts a new JSON value on a line after ``end`` (a
+    :func:`chunk_end`): JSON Lines split between two chunks."""
+    i = 0
+    while i < len(chunk) and chunk[i] in _WHITESPACE:
+        i += 1
+    return holds_json_lines(end + chunk[: i + 1])
+
+
+def opens_json_lines(chunk: bytes) -> bool:
+    """Tell whether the first chunk of a stream reads as JSON Lines.
+
+    It does when it holds two values on two lines, or when it is one whole object or array
+    followed by a newline (``{"a":1}\\n``), the shape of one line of a JSON Lines stream.
+    A JSON document streamed in pieces rarely starts so; taking one for JSON Lines only
+    passes it through unwrapped, where the reverse would send a broken envelope.
+    """
+    if holds_json_lines(chunk):
+        return True
+    end = chunk_end(chunk)
+    if b"\n" not in end or end[0] not in b"}]":
+        return False
+    start = chunk.lstrip(_WHITESPACE)[:1]
+    return start in (b"{", b"[")
 
 
 def format_took(seconds: float) -> bytes:

@@ -20,6 +20,7 @@ __all__ = [
     "ERRORS",
     "EXPAND",
     "EXPANDABLE",
+    "EXPOSE_HEADERS",
     "EXTRA_KEYS",
     "FIELD_NAME_PATTERN",
     "LIMIT",
@@ -145,6 +146,21 @@ MAX_EXPAND_LENGTH: Final = 2048
 """Longest ``expand`` accepted, in characters over all its values; longer is a 400."""
 MAX_EXPAND_NAMES: Final = 64
 """Most names (duplicates included) one request may ask to expand; more is a 400."""
+
+# --- CORS ----------------------------------------------------------------------------------
+
+EXPOSE_HEADERS: Final = (
+    REQUEST_ID_HEADER,
+    RESPONSE_TIME_HEADER,
+    *RATE_LIMIT_HEADERS,
+    *PAGING_HEADERS.values(),
+)
+"""The response headers the envelope sends that browsers hide from scripts unless exposed.
+
+Pass them to Starlette's ``CORSMiddleware(expose_headers=EXPOSE_HEADERS)`` (or use
+``install(app, cors=...)``) so a browser app can read ``X-Request-ID``, ``X-Response-Time``,
+``Retry-After``, ``X-RateLimit-*`` and ``X-Paging-*``.
+"""
 
 # --- HTTP ------------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from typing import Any, TypeVar, Unpack
 import fastapi.routing
 from fastapi import FastAPI, Query
 from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -54,6 +55,8 @@ from ._openapi import (
     describe_status,
     rewrite_openapi,
 )
+from ._stack import check_order
+from ._wire import EXPOSE_HEADERS
 
 __all__ = ["envelope", "errors", "install", "query_dependency"]
 
@@ -252,8 +255,34 @@ class _Openapi:
         return doc
 
 
+def _cors_options(cors: Mapping[str, Any]) -> dict[str, Any]:
+    """``CORSMiddleware`` keywords from ``cors``, exposing the envelope's headers too.
+
+    ``expose_headers`` gets :data:`~opsgenie_envelope.EXPOSE_HEADERS` added to those given
+    (each once). A keyword ``CORSMiddleware`` does not take is a ``TypeError`` now, not when
+    the app starts.
+    """
+    if not isinstance(cors, Mapping):
+        raise TypeError("cors must be a mapping of CORSMiddleware keywords")
+    options = dict(cors)
+    given = options.get("expose_headers") or ()
+    if isinstance(given, str):
+        raise TypeError("cors['expose_headers'] must be a sequence of header names")
+    known = {str(name).lower() for name in given}
+    options["expose_headers"] = [*given, *(h for h in EXPOSE_HEADERS if h.lower() not in known)]
+    try:
+        inspect.signature(CORSMiddleware).bind(None, **options)
+    except TypeError as exc:
+        raise TypeError(f"cors: {exc}") from None
+    return options
+
+
 def install(
-    app: FastAPI, *, config: EnvelopeConfig | None = None, **options: Unpack[EnvelopeOptions]
+    app: FastAPI,
+    *,
+    config: EnvelopeConfig | None = None,
+    cors: Mapping[str, Any] | None = None,
+    **options: Unpack[EnvelopeOptions],
 ) -> EnvelopeConfig:
     """Add :class:`EnvelopeMiddleware` to ``app`` and make its OpenAPI document true to it.
 
@@ -262,21 +291,39 @@ def install(
     When the app already has the middleware, its configuration is used and no options may
     be given. Returns the configuration in force.
 
+    ``cors`` (keywords of Starlette's ``CORSMiddleware``) adds ``CORSMiddleware`` around the
+    envelope, so every answer, raised errors included, carries the CORS headers, and exposes
+    the envelope's headers (each of :data:`~opsgenie_envelope.EXPOSE_HEADERS` once). Middleware added to ``app`` before
+    ``install`` sits inside the envelope: ``GZipMiddleware`` or ``CORSMiddleware`` there is
+    refused with a ``RuntimeError`` that names the fix (add them after ``install``).
+
     Example::
 
         app = FastAPI()
-        install(app, require_json_body=True)
+        install(app, require_json_body=True, cors={"allow_origins": ["https://ops.example.com"]})
     """
     if isinstance(app.openapi, _Openapi):
         raise RuntimeError("install() was already called on this app")
+    cors_kwargs = None if cors is None else _cors_options(cors)
     added = _added_config(app)
     if added is None:
         added = resolve_config(config, options)
+        check_order(app)  # what is added already will sit inside the envelope
         app.add_middleware(EnvelopeMiddleware, config=added)
     elif config is not None or options:
         raise TypeError(
             "EnvelopeMiddleware is already added to this app: give its options there, "
             "not to install()"
         )
+    if cors_kwargs is not None:
+        if any(
+            isinstance(entry.cls, type) and issubclass(entry.cls, CORSMiddleware)
+            for entry in app.user_middleware
+        ):
+            raise RuntimeError(
+                "this app already has CORSMiddleware: give it expose_headers=EXPOSE_HEADERS "
+                "instead of passing cors= to install()"
+            )
+        app.add_middleware(CORSMiddleware, **cors_kwargs)
     app.openapi = _Openapi(app, added)  # type: ignore[method-assign]
     return added

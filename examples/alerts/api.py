@@ -15,6 +15,8 @@ shows the library at work:
   under the 202's request ID; poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
 * ``RateLimit`` (``opsgenie_envelope.ratelimit``): per API key, 429 with ``X-RateLimit-*``.
 * Typed errors: 401, 403 (40301), 404, 415, 422 with ``errors``, 429, 503.
+* Every path answers with or without its trailing slash (``ignore_trailing_slash``), as
+  OpsGenie's Node SDK sends ``POST /v2/alerts/``.
 * ``Pager`` for ``GET /v2/alerts``; ``Expander`` for ``GET /v2/users/{id}?expand=contact``
   (which adds OpsGenie's ``userContacts``): each dependency is the route's one declaration,
   so ``/docs`` shows the paging (416 too) and the expandable names (400 too) without anything
@@ -538,9 +540,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=_lifespan,
     )
-    # OpsGenie's 202 text goes under "result"; bodies must be JSON (415 otherwise).
+    # OpsGenie's 202 text goes under "result"; bodies must be JSON (415 otherwise); OpsGenie's
+    # Node SDK posts to /v2/alerts/ and /v2/alerts/{id}/acknowledge/: served, not redirected.
     # install() adds EnvelopeMiddleware and makes /docs show the envelopes.
-    install(app, message_key="result", require_json_body=True)
+    install(app, message_key="result", require_json_body=True, ignore_trailing_slash=True)
     app.state.demo = Demo(settings, store, Gate(keys), limit, requests)
     app.include_router(router)
     return app

@@ -8,6 +8,7 @@ Needs the ``client`` extra (``pip install "opsgenie-envelope[client]"``), which 
 * Error envelopes raise the server's own taxonomy (``NotFound``, ``NotSupported``, ...).
 * 503, 429 and connection failures of idempotent methods are retried per :class:`Retry`.
 * ``paginate`` follows ``paging.next``; ``expand=[...]`` asks for expanded fields.
+* :class:`TestClientTransport` runs the sync :class:`Client` over an ASGI app in tests.
 
 What a request can raise::
 
@@ -44,6 +45,7 @@ from ._envelope import Envelope, Paging, unwrap
 from ._errors import NotAnEnvelope, PagingError, RetriesExhausted
 from ._paging import DEFAULT_MAX_PAGES
 from ._retry import IDEMPOTENT_METHODS, Retry
+from ._testclient import TestClientTransport
 
 __all__ = [
     "DEFAULT_MAX_PAGES",
@@ -58,6 +60,7 @@ __all__ = [
     "RequestOptions",
     "RetriesExhausted",
     "Retry",
+    "TestClientTransport",
     "unwrap",
 ]
 

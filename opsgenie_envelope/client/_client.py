@@ -134,7 +134,8 @@ class Client(_BaseClient):
             ID of the request being served; a falsy result sends none. An
             ``X-Request-ID`` given with the request itself wins.
         sleep, clock, random: waiting, a monotonic clock and the jitter source in [0, 1).
-        http: an ``httpx.Client`` to use instead of one built from ``options``.
+        http: an ``httpx.Client`` to use instead of one built from ``options``. For an ASGI
+            app in tests, pass ``transport=TestClientTransport(app)`` instead.
         **options: ``httpx.Client`` options (``base_url``, ``headers``, ``auth``,
             ``timeout``, ``transport``, ...).
 
@@ -161,6 +162,11 @@ class Client(_BaseClient):
         super().__init__(retry, request_id, clock, random)
         if http is not None and options:
             raise TypeError("pass either http= or httpx.Client options, not both")
+        if http is not None and not isinstance(http, httpx.Client):
+            raise TypeError(
+                "http must be an httpx.Client; Starlette's TestClient is an httpx2.Client where "
+                "httpx2 is installed: use transport=TestClientTransport(test_client) instead"
+            )
         self.http = http if http is not None else httpx.Client(**options)
         self._sleep = sleep
 
@@ -289,6 +295,8 @@ class AsyncClient(_BaseClient):
         super().__init__(retry, request_id, clock, random)
         if http is not None and options:
             raise TypeError("pass either http= or httpx.AsyncClient options, not both")
+        if http is not None and not isinstance(http, httpx.AsyncClient):
+            raise TypeError("http must be an httpx.AsyncClient")
         self.http = http if http is not None else httpx.AsyncClient(**options)
         self._sleep = sleep
 

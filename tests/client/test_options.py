@@ -195,6 +195,7 @@ def test_public_names() -> None:
         "RequestOptions",
         "RetriesExhausted",
         "Retry",
+        "TestClientTransport",
         "unwrap",
     ]
 

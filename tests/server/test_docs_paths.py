@@ -93,8 +93,8 @@ async def test_middleware_wrapping_the_app_reads_its_urls() -> None:
     assert "openapi" in response.json()
 
 
-async def test_explicit_exclude_paths_are_kept() -> None:
-    """Given ``exclude_paths`` replace the documentation URLs."""
+async def test_explicit_exclude_paths_add_to_the_docs_urls() -> None:
+    """Given ``exclude_paths`` are excluded besides the documentation URLs, not instead."""
     app = FastAPI()
     app.add_middleware(EnvelopeMiddleware, exclude_paths=["/ping"])
 
@@ -106,7 +106,7 @@ async def test_explicit_exclude_paths_are_kept() -> None:
         ping_response = await client.get("/ping")
         schema_response = await client.get("/openapi.json")
     assert ping_response.json() == [1]
-    assert set(schema_response.json()) == {"data", "took", "requestId"}
+    assert "openapi" in schema_response.json()
 
 
 async def test_urls_are_read_on_the_first_request_only(monkeypatch: pytest.MonkeyPatch) -> None:

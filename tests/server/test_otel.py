@@ -111,6 +111,32 @@ async def test_unhandled_exception_is_recorded_on_the_server_span(build: Build) 
     )
 
 
+async def test_exception_in_a_mounted_app_is_recorded_on_the_server_span() -> None:
+    """A mounted app's own 500 is held back, so its exception is recorded before ours goes out."""
+    exporter.clear()
+    parent = FastAPI()
+    sub = FastAPI()
+
+    @sub.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("mounted failure")
+
+    parent.mount("/sub", sub)  # a whole app: its ServerErrorMiddleware answers a plain 500
+    parent.add_middleware(EnvelopeMiddleware, integrations=[OpenTelemetryIntegration()])
+    parent.add_middleware(OpenTelemetryMiddleware, tracer_provider=provider)
+    async with make_client(parent) as client:
+        response = await client.get("/sub/boom")
+    assert response.status_code == 500
+    assert response.json()["message"] == "Internal Server Error"
+    [span] = server_spans()
+    events = [e for e in span.events if e.name == "exception"]
+    assert len(events) == 1
+    assert events[0].attributes is not None
+    assert events[0].attributes["exception.type"] == "RuntimeError"
+    assert span.attributes is not None
+    assert span.attributes["request_id"] == response.headers["x-request-id"]
+
+
 @pytest.mark.parametrize("build", ORDERS, indirect=True)
 async def test_answered_errors_record_no_exception(build: Build) -> None:
     """A taxonomy error is an answer (404), not a failure: no exception event."""

@@ -1,0 +1,101 @@
+"""Helpers for testing apps that use opsgenie_envelope: stable request IDs and ``took``.
+
+An envelope carries two values that change on every run, ``requestId`` and ``took``. Inside
+:func:`stable_envelopes` every ``EnvelopeMiddleware`` of the process issues the IDs
+:func:`request_id` gives, in order (``request_id(1)`` for the first request, and so on), and
+reports a fixed ``took``, so a test can compare whole bodies and headers::
+
+    from starlette.testclient import TestClient
+    from opsgenie_envelope.testing import request_id, stable_envelopes
+
+    def test_get_alert() -> None:
+        with stable_envelopes(), TestClient(app) as client:
+            response = client.get("/v2/alerts/1")
+        assert response.json() == {"data": {"id": "1"}, "took": 0.0, "requestId": request_id(1)}
+        assert response.headers["X-Request-ID"] == request_id(1)
+
+It works with apps built before the test (a module-level ``app``), whatever their options,
+except a custom ``generator``, whose IDs stay its own. For pytest, the same as a fixture:
+``pytest_plugins = ["opsgenie_envelope.pytest_plugin"]`` in the root ``conftest.py``, then
+a test asks for ``stable_envelopes``. Nothing here imports pytest, httpx or a test client.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from . import _middleware, _request_id
+from ._render import format_took
+
+__all__ = ["StableEnvelopes", "request_id", "stable_envelopes"]
+
+_TEMPLATE = "00000000-0000-4000-8000-{:012d}"
+_LIMIT = 10**12
+
+
+def request_id(n: int) -> str:
+    """The ID of the ``n``-th request (from 1) inside :func:`stable_envelopes`.
+
+    A UUID4-shaped string, so it passes the same checks as a real ID:
+    ``request_id(1) == "00000000-0000-4000-8000-000000000001"``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < _LIMIT:
+        raise ValueError(f"n must be an int from 1 to {_LIMIT - 1}, got {n!r}")
+    return _TEMPLATE.format(n)
+
+
+class StableEnvelopes:
+    """What :func:`stable_envelopes` fixed: the IDs issued so far, in order, and ``took``.
+
+    Attributes:
+        took: the ``took`` (and ``X-Response-Time``) of every response, in seconds.
+        issued: the request IDs handed out, oldest first (``issued[-1]`` is the last one).
+    """
+
+    def __init__(self, took: float, first: int) -> None:
+        self.took = took
+        self.issued: list[str] = []
+        self._next = first
+        self._lock = threading.Lock()  # the app may run in another thread (TestClient)
+
+    def next_id(self) -> str:
+        """Issue the next ID (what the middleware calls instead of its UUID4 source)."""
+        with self._lock:
+            issued = request_id(self._next)
+            self._next += 1
+            self.issued.append(issued)
+        return issued
+
+
+@contextmanager
+def stable_envelopes(*, took: float = 0.0, first: int = 1) -> Iterator[StableEnvelopes]:
+    """Make request IDs and ``took`` predictable in every ``EnvelopeMiddleware``, for a while.
+
+    Args:
+        took: the ``took`` every response reports, in seconds (rounded to 3 decimals as
+            usual): ``0.0`` by default.
+        first: the number of the first ID: ``request_id(first)``.
+
+    Yields the :class:`StableEnvelopes` that records the IDs issued. Process-wide, as time and
+    randomness are: do not use it in tests that run at the same time in one process.
+    """
+    if isinstance(took, bool) or not isinstance(took, (int, float)) or not math.isfinite(took):
+        raise TypeError("took must be a finite number of seconds")
+    if took < 0:
+        raise ValueError("took must not be negative")
+    request_id(first)  # checks ``first``
+    state = StableEnvelopes(round(float(took), 3), first)
+    fixed = format_took(took)
+    # The two names the middleware looks up at call time for a fresh ID and for ``took``:
+    # replacing them costs the middleware nothing when no test does.
+    ids, middleware = vars(_request_id), vars(_middleware)
+    saved = ids["_pop"], middleware["format_took"]
+    ids["_pop"] = state.next_id
+    middleware["format_took"] = lambda seconds: fixed
+    try:
+        yield state
+    finally:
+        ids["_pop"], middleware["format_took"] = saved
