@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from benchmarks import inprocess, wire
+from benchmarks import inprocess, report, wire
 from benchmarks.stats import paired_ratios, summarize
 from benchmarks.variants import SIZES, VARIANTS, payload_bytes
 
@@ -75,3 +76,18 @@ def test_every_variant_is_in_a_group() -> None:
     """No variant is defined and never measured."""
     measured = {c.variant for g in inprocess.GROUPS for c in g.cases}
     assert set(VARIANTS) <= measured
+
+
+def test_performance_page_is_generated_from_the_snapshots() -> None:
+    """The docs' Performance page is what ``benchmarks.report`` makes of benchmarks/latest."""
+    assert report.main(["--check", str(report.PAGE)]) == 0
+
+
+def test_stale_performance_page_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A page that differs from the snapshots fails the check, naming the command to run."""
+    stale = tmp_path / "performance.md"
+    stale.write_text(report.PAGE.read_text(encoding="utf-8").replace("1.41x", "1.01x"))
+    assert report.main(["--check", str(stale)]) == 1
+    assert report.PAGE_COMMAND in capsys.readouterr().out
