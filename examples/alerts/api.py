@@ -41,6 +41,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from examples.alerts.auth import Caller, Gate, RateLimiter
@@ -67,6 +68,7 @@ from opsgenie_envelope import (
     Unauthenticated,
     UnprocessableEntity,
     __version__,
+    docs_paths,
     get_request_id,
     set_message,
 )
@@ -78,6 +80,8 @@ DEFAULT_API_KEY = "demo-key"
 DEFAULT_READONLY_API_KEY = "demo-readonly-key"
 DEFAULT_RATE_LIMIT = 600
 RATE_PERIOD = 60
+DOCS_ASSETS = "/docs-assets"
+"""Where Swagger UI's and ReDoc's scripts and styles are served from (no CDN)."""
 ACCEPTED = "Request will be processed"
 
 
@@ -483,15 +487,25 @@ def create_app(
         settings.readonly_api_key: ("ALERTS_READONLY_API_KEY", False),
     }
     gate = Gate(keys, RateLimiter(settings.rate_limit, RATE_PERIOD, clock))
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc with their assets from its own package, so both
+    # pages work without a network.
+    app = FastAPIOffline(
         title="Alerts API",
         summary="A slice of OpsGenie's Alert API, served with opsgenie_envelope.",
         version=__version__,
         lifespan=_lifespan,
+        static_url=DOCS_ASSETS,
     )
+    # Its documentation pages are routes of their own (docs_url is None): name them.
+    documentation = {"/docs", "/docs/oauth2-redirect", "/redoc"}
     # OpsGenie's 202 text goes under "result"; bodies must be JSON (415 otherwise).
     # install() adds EnvelopeMiddleware and makes /docs show the envelopes.
-    install(app, message_key="result", require_json_body=True)
+    install(
+        app,
+        message_key="result",
+        require_json_body=True,
+        exclude_paths={*docs_paths(app), *documentation},
+    )
     app.state.demo = Demo(settings, store, gate)
     app.include_router(router)
     return app
