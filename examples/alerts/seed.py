@@ -1,6 +1,6 @@
 """The Alerts API demo's sample data: three users and five alerts, with fixed IDs.
 
-Fixed IDs (and tiny IDs 1 to 5) keep the README's examples working from one run to the next;
+Fixed IDs (and tiny IDs 1 to 5) keep the documented examples working from one run to the next;
 times are relative to the store's clock, so the alerts are always minutes old.
 """
 
@@ -96,7 +96,7 @@ _ALERTS: tuple[tuple[str, int, dict[str, Any]], ...] = (
 def seed(store: AlertStore) -> None:
     """Add three users and five alerts (one acknowledged, one closed), tiny IDs 1 to 5.
 
-    IDs are fixed, so the README's examples work from one run to the next.
+    IDs are fixed, so the documented examples work from one run to the next.
     """
     now = store.clock()
     for (user_id, username, name, role), contact_id in zip(_USERS, _CONTACT_IDS, strict=True):
