@@ -53,6 +53,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from examples.alerts.auth import Caller, Gate
@@ -92,6 +93,8 @@ DEFAULT_RATE_LIMIT = 600
 DEFAULT_RATE_PERIOD = 60
 DEFAULT_REDIS_PREFIX = "alerts:"
 _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,48}")
+DOCS_ASSETS = "/docs-assets"
+"""Where Swagger UI's and ReDoc's scripts and styles are served from (no CDN)."""
 
 
 @dataclass(frozen=True)
@@ -534,16 +537,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.api_key: ("ALERTS_API_KEY", True),
         settings.readonly_api_key: ("ALERTS_READONLY_API_KEY", False),
     }
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc with their assets from its own package, so both
+    # pages work without a network.
+    app = FastAPIOffline(
         title="Alerts API",
         summary="A slice of OpsGenie's Alert API, served with opsgenie_envelope.",
         version=__version__,
         lifespan=_lifespan,
+        static_url=DOCS_ASSETS,
     )
+    # Its documentation pages are routes of their own (docs_url is None): name them; the
+    # OpenAPI document's URL is excluded anyway.
+    documentation = {"/docs", "/docs/oauth2-redirect", "/redoc"}
     # OpsGenie's 202 text goes under "result"; bodies must be JSON (415 otherwise); OpsGenie's
     # Node SDK posts to /v2/alerts/ and /v2/alerts/{id}/acknowledge/: served, not redirected.
     # install() adds EnvelopeMiddleware and makes /docs show the envelopes.
-    install(app, message_key="result", require_json_body=True, ignore_trailing_slash=True)
+    install(
+        app,
+        message_key="result",
+        require_json_body=True,
+        ignore_trailing_slash=True,
+        exclude_paths=documentation,
+    )
     app.state.demo = Demo(settings, store, Gate(keys), limit, requests)
     app.include_router(router)
     return app

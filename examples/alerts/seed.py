@@ -1,6 +1,6 @@
 """The Alerts API demo's sample data: three users and five alerts, with fixed IDs.
 
-Fixed IDs (and tiny IDs 1 to 5) keep the README's examples working from one run to the next;
+Fixed IDs (and tiny IDs 1 to 5) keep the documented examples working from one run to the next;
 times are relative to the store's clock, so the alerts are always minutes old.
 """
 
@@ -139,6 +139,6 @@ def sample(now: datetime) -> tuple[list[User], list[Alert]]:
 def seed(store: AlertStore) -> None:
     """Load :func:`sample` into ``store``; in Redis only once, whatever the number of workers.
 
-    IDs are fixed, so the README's examples work from one run to the next.
+    IDs are fixed, so the documented examples work from one run to the next.
     """
     store.load(*sample(store.clock()))

@@ -133,7 +133,9 @@ class Client(_BaseClient):
             resend the same one), e.g. ``uuid4_hex``, or ``get_request_id`` to pass on the
             ID of the request being served; a falsy result sends none. An
             ``X-Request-ID`` given with the request itself wins.
-        sleep, clock, random: waiting, a monotonic clock and the jitter source in [0, 1).
+        sleep: waits between attempts (tests pass a fake one).
+        clock: a monotonic clock, for the time budget.
+        random: the jitter source, in [0, 1).
         http: an ``httpx.Client`` to use instead of one built from ``options``. For an ASGI
             app in tests, pass ``transport=TestClientTransport(app)`` instead.
         **options: ``httpx.Client`` options (``base_url``, ``headers``, ``auth``,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from benchmarks import inprocess, stateful, wire
+from benchmarks import inprocess, report, stateful, wire
 from benchmarks.stats import paired_ratios, summarize
 from benchmarks.variants import SIZES, VARIANTS, payload_bytes
 
@@ -94,3 +95,18 @@ def test_stateful_benchmark_needs_a_redis(monkeypatch: pytest.MonkeyPatch) -> No
     """Without a Redis URL the stateful benchmark exits with status 2 and says why."""
     monkeypatch.delenv("OPSGENIE_ENVELOPE_REDIS_URL", raising=False)
     assert stateful.main([]) == 2
+
+
+def test_performance_page_is_generated_from_the_snapshots() -> None:
+    """The docs' Performance page is what ``benchmarks.report`` makes of benchmarks/latest."""
+    assert report.main(["--check", str(report.PAGE)]) == 0
+
+
+def test_stale_performance_page_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A page that differs from the snapshots fails the check, naming the command to run."""
+    stale = tmp_path / "performance.md"
+    stale.write_text(report.PAGE.read_text(encoding="utf-8").replace("1.41x", "1.01x"))
+    assert report.main(["--check", str(stale)]) == 1
+    assert report.PAGE_COMMAND in capsys.readouterr().out

@@ -24,9 +24,8 @@ def free_port() -> int:
         return port
 
 
-def command(server: str, app: str, port: int) -> list[str]:
-    """The command line that serves ``app`` (``module:attr``) with ``server``."""
-    python = sys.executable
+def command(server: str, app: str, port: int, python: str = sys.executable) -> list[str]:
+    """The command line that serves ``app`` (``module:attr``) with ``server`` of ``python``."""
     if server == "uvicorn":
         return [
             python,
@@ -80,17 +79,25 @@ class Served:
 
 @contextlib.contextmanager
 def serve(
-    server: str, app: str, args: Sequence[str] = (), env: Mapping[str, str] | None = None
+    server: str,
+    app: str,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path = ROOT,
+    python: str = sys.executable,
 ) -> Iterator[Served]:
     """Run ``server`` on a free port of 127.0.0.1 until the block ends; stop it by its PID.
 
     ``args`` go after the server's command line (``--workers 2``); ``env`` adds variables.
+    ``app`` is imported from ``cwd``; ``python`` is the interpreter (and so the environment)
+    that runs the server.
     """
     port = free_port()
     with tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False) as log:
         process = subprocess.Popen(
-            [*command(server, app, port), *args],
-            cwd=ROOT,
+            [*command(server, app, port, python), *args],
+            cwd=cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
