@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import _middleware, _request_id
+from . import _request_id, _responder
 from ._render import format_took
 
 __all__ = ["StableEnvelopes", "request_id", "stable_envelopes"]
@@ -91,7 +91,7 @@ def stable_envelopes(*, took: float = 0.0, first: int = 1) -> Iterator[StableEnv
     fixed = format_took(took)
     # The two names the middleware looks up at call time for a fresh ID and for ``took``:
     # replacing them costs the middleware nothing when no test does.
-    ids, middleware = vars(_request_id), vars(_middleware)
+    ids, middleware = vars(_request_id), vars(_responder)
     saved = ids["_pop"], middleware["format_took"]
     ids["_pop"] = state.next_id
     middleware["format_took"] = lambda seconds: fixed
