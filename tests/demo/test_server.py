@@ -10,21 +10,11 @@ import pytest
 
 from opsgenie_envelope import NotFound
 from opsgenie_envelope.client import Client
-from tests.support.demo_app import FULL, POLLS, demo
+from tests.support.demo_app import ENVIRONMENT, FULL, POLLS, demo
 from tests.support.processes import serve
 from tests.support.server import running
 
 pytestmark = pytest.mark.server
-
-ENVIRONMENT = (
-    "ALERTS_API_KEY",
-    "ALERTS_READONLY_API_KEY",
-    "ALERTS_RATE_LIMIT",
-    "ALERTS_RATE_PERIOD",
-    "ALERTS_PROCESSING_DELAY",
-    "ALERTS_REDIS_URL",
-    "ALERTS_REDIS_PREFIX",
-)
 
 
 def poll(client: Client, request_id: str) -> dict[str, Any]:

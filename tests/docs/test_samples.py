@@ -2,14 +2,16 @@
 
 pytest-examples finds and runs the Python blocks (each as its own module, as a reader would
 paste it); markdown-it-py lists every fenced block, so a block that is not Python must say
-what it is, and no Python block goes unrun. JSON, HTTP and YAML blocks are parsed and held
-to the wire contract; console sessions are run for real by ``test_sessions.py``.
+what it is, and no Python block goes unrun. JSON, HTTP, YAML and TOML blocks are parsed, the
+JSON and HTTP ones held to the wire contract; console sessions are run for real by
+``test_sessions.py``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ LANGUAGES = {
     "http": "an HTTP answer, checked by test_http_block_is_an_envelope_answer",
     "json": "a JSON body, checked by test_json_block_follows_the_wire",
     "yaml": "an OpenAPI excerpt, checked by test_yaml_block_is_yaml",
+    "toml": "a pyproject.toml excerpt, checked by test_toml_block_is_toml",
     "sh": "shell commands (install, serve, test)",
     "text": "program output or an error message",
 }
@@ -134,3 +137,9 @@ def test_http_block_is_an_envelope_answer(block: Block) -> None:
 def test_yaml_block_is_yaml(block: Block) -> None:
     """A YAML block parses to a mapping."""
     assert isinstance(yaml.safe_load(block.content), dict)
+
+
+@pytest.mark.parametrize("block", _of("toml"), ids=str)
+def test_toml_block_is_toml(block: Block) -> None:
+    """A TOML block parses to a table with at least one key."""
+    assert tomllib.loads(block.content)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.demo_app import ENVIRONMENT
 from tests.support.processes import serve
 from tests.support.sessions import Block, Session, blocks, split_session
 
@@ -26,7 +27,6 @@ README = ROOT / "README.md"
 DEMO = ROOT / "docs" / "operations" / "demo.md"
 # The sessions the tests below run: (page, section).
 RUN = {(README, "Quickstart"), (DEMO, "A tour")}
-DEMO_ENVIRONMENT = ("ALERTS_API_KEY", "ALERTS_READONLY_API_KEY", "ALERTS_RATE_LIMIT")
 
 
 def _section(page: Path, section: str, language: str) -> Block:
@@ -54,7 +54,7 @@ def test_readme_quickstart_runs_under_uvicorn(tmp_path: Path) -> None:
 
 def test_demo_tour_runs_against_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each command of the demo's tour answers, against the served demo, what the page shows."""
-    for name in DEMO_ENVIRONMENT:
+    for name in ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     with serve("uvicorn", "examples.alerts.api:app") as served:
         session = Session(served.url)

@@ -29,6 +29,16 @@ ADA = "2b9a7e4c-6f3d-4a55-9c1e-3d8f0b7a6e21"
 """The seeded user ``ada@example.com``."""
 POLLS = 200
 """Most status polls before a test gives up (10 ms apart: two seconds)."""
+ENVIRONMENT = (
+    "ALERTS_API_KEY",
+    "ALERTS_READONLY_API_KEY",
+    "ALERTS_RATE_LIMIT",
+    "ALERTS_RATE_PERIOD",
+    "ALERTS_PROCESSING_DELAY",
+    "ALERTS_REDIS_URL",
+    "ALERTS_REDIS_PREFIX",
+)
+"""The demo's settings variables: a served demo without them starts with its defaults."""
 
 
 def demo(**settings: Any) -> FastAPI:
