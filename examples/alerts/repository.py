@@ -412,7 +412,7 @@ class AlertStore:
         async with self._writing():
             alert = await self.find(identifier, identifier_type)
             if alert is None:
-                return Outcome(NO_ALERT, success=False)
+                return _failed(NO_ALERT)
             if change(alert, self.clock()):
                 await self._put(alert)
             return _done(done, alert)
@@ -454,7 +454,7 @@ class AlertStore:
         async with self._writing():
             alert = await self.find(identifier, identifier_type)
             if alert is None:
-                return Outcome(NO_ALERT, success=False)
+                return _failed(NO_ALERT)
             await self._remove(alert.id)
             return _done("Deleted", alert)
 
@@ -467,8 +467,14 @@ class AlertStore:
 
 
 def _done(status: str, alert: Alert) -> Outcome:
-    """A successful outcome about ``alert``: its ID and alias, as OpsGenie reports them."""
-    return Outcome(status, fields={"alertId": alert.id, "alias": alert.alias})
+    """A successful outcome about ``alert``, with the fields OpsGenie reports beside it."""
+    fields = {"integrationId": _INTEGRATION["id"], "alertId": alert.id, "alias": alert.alias}
+    return Outcome(status, fields=fields)
+
+
+def _failed(status: str) -> Outcome:
+    """A failed outcome: the integration that asked, as OpsGenie reports it."""
+    return Outcome(status, success=False, fields={"integrationId": _INTEGRATION["id"]})
 
 
 def millis(delta: timedelta) -> int:

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from tests.support.demo_app import ALERT_IDS, demo, poll_raw, raw_client
-from tests.support.stateful import STATUS_KEYS
 
 pytestmark = pytest.mark.anyio
 
@@ -85,7 +84,16 @@ async def test_request_status_is_404_while_unknown(api: httpx.AsyncClient) -> No
 async def test_request_status_shape(api: httpx.AsyncClient) -> None:
     """A processed create reports OpsGenie's request-status fields."""
     status = await create(api, message="Disk full")
-    assert list(status) == STATUS_KEYS
+    assert list(status) == [
+        "success",
+        "action",
+        "processedAt",
+        "isSuccess",
+        "status",
+        "integrationId",
+        "alertId",
+        "alias",
+    ]
     assert status["status"] == "Created alert"
     assert status["alias"] == status["alertId"]  # OpsGenie's default alias is the ID
     assert status["processedAt"].endswith("Z")
@@ -359,3 +367,17 @@ async def test_action_on_unknown_alert_fails_in_request_status(
         False,
         "Alert does not exist",
     )
+
+
+async def test_request_status_names_the_alerts_integration(api: httpx.AsyncClient) -> None:
+    """A request status names the integration the new alert shows, as OpsGenie's does."""
+    status = await create(api, message="Disk full")
+    alert = (await api.get(f"/v2/alerts/{status['alertId']}")).json()["data"]
+    assert status["integrationId"] == alert["integration"]["id"]
+
+
+async def test_failed_request_status_names_the_integration(api: httpx.AsyncClient) -> None:
+    """A failed action's request status still names the integration that asked."""
+    created = await create(api, message="Disk full")
+    status = await act(api, "POST", "/v2/alerts/nope/close")
+    assert (status["isSuccess"], status["integrationId"]) == (False, created["integrationId"])
