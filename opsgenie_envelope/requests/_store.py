@@ -141,10 +141,10 @@ class MemoryRequestStore(RequestStore):
 
     async def finish(self, request_id: str, token: str, status: RequestStatus) -> bool:
         """Store the outcome unless the record is done already."""
-        entry = self._entries.pop(request_id, None)
+        entry = self._entries.get(request_id)
         if entry is not None and (entry.status is not None or entry.token != token):
-            self._entries[request_id] = entry  # back in its place: not ours to change
-            return False
+            return False  # not ours to change: left in its place
+        self._entries.pop(request_id, None)  # re-inserted last: insertion order is expiry order
         now = self.clock()
         self._entries[request_id] = _Entry(status.action, token, now, now + self.ttl, status)
         self._forget_old(now)

@@ -234,6 +234,18 @@ async def test_memory_store_forgets_after_ttl_and_past_its_size() -> None:
     assert expired is None
 
 
+async def test_refused_finish_leaves_the_record_in_its_place() -> None:
+    """A refused ``finish`` does not make its record the newest: the oldest still goes first."""
+    store = MemoryRequestStore(max_entries=2)
+    await store.begin("r1", "Create", "worker-a", lease=60)
+    await store.begin("r2", "Create", "worker-a", lease=60)
+    status = RequestStatus("r1", "Create", datetime.now(UTC), True, "Created alert")
+    assert await store.finish("r1", "worker-b", status) is False
+    await store.begin("r3", "Create", "worker-a", lease=60)
+    kept = [await store.renew(r, "worker-a", 60) for r in ("r1", "r2", "r3")]
+    assert kept == [False, True, True]  # r1, the oldest, went; r2 was kept
+
+
 async def test_same_request_id_twice_is_a_conflict(tracker: AsyncRequests) -> None:
     """With trusted incoming IDs, a second write under the same ID answers 409."""
     app = tracked_app(tracker, created, trust_incoming_id=True)
