@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, get_args
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 
 from .. import ServiceUnavailable, TooManyRequests
 from .._outage import OutageLog, check_seconds
@@ -228,9 +228,14 @@ class RateLimit:
         if self._pool is not None:
             await self._pool.aclose()
 
-    async def __call__(self, request: Request) -> None:
-        """The FastAPI dependency: ``Depends(limit)`` checks every request of a route."""
-        await self.check(request)
+    async def __call__(self, connection: HTTPConnection) -> None:
+        """The FastAPI dependency: ``Depends(limit)`` checks every HTTP request of a route.
+
+        Websocket routes under an app-wide ``Depends(limit)`` connect uncounted, as with
+        :class:`RateLimitMiddleware`.
+        """
+        if connection.scope["type"] == "http":
+            await self.check(connection)
 
     async def check(self, connection: HTTPConnection) -> None:
         """Count the request under its key; raise ``TooManyRequests`` when over the limit.

@@ -7,6 +7,7 @@ from typing import Any
 import anyio
 import pytest
 from starlette.requests import HTTPConnection
+from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware
@@ -46,6 +47,18 @@ async def test_dependency_answers_opsgenie_429_over_the_limit() -> None:
         "x-ratelimit-reason": "API_KEY",
         "x-ratelimit-period-in-sec": "60",
     }
+
+
+def test_app_wide_dependency_lets_websockets_connect_uncounted() -> None:
+    """Under an app-wide ``Depends(limit)``, websocket routes connect and are not counted."""
+    with TestClient(limited_fastapi(RateLimit("2/minute")), headers=ALICE) as client:
+        received = []
+        for _ in range(3):
+            with client.websocket_connect("/ws") as websocket:
+                received.append(websocket.receive_json())
+        statuses = [client.get("/alerts").status_code for _ in range(3)]
+    assert received == [{"count": 5}] * 3
+    assert statuses == [200, 200, 429]
 
 
 async def test_middleware_answers_429_in_starlette() -> None:

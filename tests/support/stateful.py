@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 import httpx
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, WebSocket
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -55,12 +55,18 @@ def throttle_headers(response: httpx.Response) -> dict[str, str]:
 
 
 def limited_fastapi(limit: RateLimit) -> FastAPI:
-    """A FastAPI app whose every route depends on ``limit``: ``GET /alerts``."""
+    """A FastAPI app whose every route depends on ``limit``: ``GET /alerts``, websocket ``/ws``."""
     app = FastAPI(dependencies=[Depends(limit)])
 
     @app.get("/alerts")
     async def alerts() -> dict[str, int]:
         return {"count": 5}
+
+    @app.websocket("/ws")
+    async def feed(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json({"count": 5})
+        await websocket.close()
 
     install(app)
     return app
