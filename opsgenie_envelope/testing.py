@@ -15,7 +15,9 @@ reports a fixed ``took``, so a test can compare whole bodies and headers::
         assert response.headers["X-Request-ID"] == request_id(1)
 
 It works with apps built before the test (a module-level ``app``), whatever their options,
-except a custom ``generator``, whose IDs stay its own. For pytest, the same as a fixture:
+except a custom ``generator``, whose IDs stay its own. The default generator is
+:func:`~opsgenie_envelope.uuid4_hex`: calls your app makes to it inside the block draw from
+the same sequence (the library's own calls are only for request IDs). For pytest, the same as a fixture:
 ``pytest_plugins = ["opsgenie_envelope.pytest_plugin"]`` in the root ``conftest.py``, then
 a test asks for ``stable_envelopes``. Nothing here imports pytest, httpx or a test client.
 """

@@ -19,6 +19,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from secrets import token_hex
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +32,6 @@ from .. import (
     get_request_id,
     is_valid_request_id,
     set_message,
-    uuid4_hex,
 )
 from .._outage import OutageLog, check_seconds
 from ._redis import RedisRequestStore
@@ -153,7 +153,7 @@ class AsyncRequests:
             raise TypeError("action must be a non-empty str, e.g. 'Create'")
         if not callable(work):
             raise TypeError("work must be a function returning an Outcome")
-        token = uuid4_hex()
+        token = token_hex(16)  # a lease token, not an ID: never drawn from the request IDs
         try:
             recorded = await self.store.begin(request_id, action, token, self.lease)
         except StoreUnavailable as exc:

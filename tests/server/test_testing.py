@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -14,7 +15,9 @@ from starlette.testclient import TestClient
 
 from opsgenie_envelope import NotFound, is_valid_request_id
 from opsgenie_envelope.fastapi import install
+from opsgenie_envelope.requests import AsyncRequests, Outcome
 from opsgenie_envelope.testing import request_id, stable_envelopes
+from tests.support.stateful import tracked_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +68,19 @@ def test_whole_bodies_can_be_compared() -> None:
         "0.0",
     )
     assert stable.issued == [request_id(1), request_id(2)]
+
+
+def test_accepted_writes_get_successive_ids() -> None:
+    """``AsyncRequests.accept`` draws no ID of its own: 202s get ``request_id(1)``, ``(2)``."""
+
+    async def created(body: dict[str, Any]) -> Outcome:
+        return Outcome("Created alert")
+
+    app = tracked_app(AsyncRequests(), created)
+    with stable_envelopes() as stable, TestClient(app) as client:
+        ids = [client.post("/v2/alerts", json={}).json()["requestId"] for _ in range(2)]
+    assert ids == [request_id(1), request_id(2)]
+    assert stable.issued == ids
 
 
 def test_took_can_be_fixed_to_any_value() -> None:
