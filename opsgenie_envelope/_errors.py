@@ -324,7 +324,7 @@ class TooManyRequests(_RetryAfterMixin, ClientError):
     """429: the caller is throttled; wait ``Retry-After`` seconds, then retry.
 
     Sets OpsGenie's ``X-RateLimit-State: THROTTLED``, ``X-RateLimit-Reason`` and, when
-    known, ``X-RateLimit-Period-In-Sec``.
+    known, ``X-RateLimit-Period-In-Sec``; one given in ``headers`` is kept instead.
 
     Example::
 
@@ -350,10 +350,13 @@ class TooManyRequests(_RetryAfterMixin, ClientError):
         )
         self.reason = reason
         self.period = period
-        self.headers[RATE_LIMIT_STATE_HEADER] = THROTTLED
-        self.headers[RATE_LIMIT_REASON_HEADER] = reason
+        defaults = {RATE_LIMIT_STATE_HEADER: THROTTLED, RATE_LIMIT_REASON_HEADER: reason}
         if period is not None:
-            self.headers[RATE_LIMIT_PERIOD_HEADER] = str(int(period))
+            defaults[RATE_LIMIT_PERIOD_HEADER] = str(int(period))
+        given = {name.lower() for name in self.headers}
+        for name, value in defaults.items():
+            if name.lower() not in given:  # headers given as such win, whatever their case
+                self.headers[name] = value
 
 
 class InternalServerError(ServerError):

@@ -10,8 +10,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
-from opsgenie_envelope import EXPOSE_HEADERS, NotFound
+from opsgenie_envelope import EXPOSE_HEADERS, EnvelopeMiddleware, NotFound
 from opsgenie_envelope.fastapi import install
 from tests.support.asgi import make_client
 
@@ -106,6 +107,19 @@ async def test_http_exception_headers_win_over_defaults(browser: httpx.AsyncClie
         response = await browser.get("/http-429")
     assert response.headers.get_list("x-ratelimit-reason") == ["INTEGRATION"]
     assert response.json()["message"] == "Slow down"
+
+
+async def test_raised_http_exception_headers_win_over_defaults() -> None:
+    """An ``HTTPException(429, headers=...)`` that reaches the envelope raw keeps its reason."""
+
+    async def throttle(scope: Scope, receive: Receive, send: Send) -> None:
+        raise HTTPException(429, "Slow down", headers={"X-RateLimit-Reason": "API_KEY"})
+
+    async with make_client(EnvelopeMiddleware(throttle)) as client:
+        response = await client.get("/alerts")
+    assert response.status_code == 429
+    assert response.headers.get_list("x-ratelimit-reason") == ["API_KEY"]
+    assert response.headers.get_list("x-ratelimit-state") == ["THROTTLED"]
 
 
 async def test_app_request_id_and_time_are_replaced_once(browser: httpx.AsyncClient) -> None:

@@ -157,6 +157,12 @@ def test_too_many_requests_defaults() -> None:
     assert error.headers == {"X-RateLimit-State": "THROTTLED", "X-RateLimit-Reason": "ACCOUNT"}
 
 
+def test_too_many_requests_keeps_rate_limit_headers_given() -> None:
+    """A rate-limit header given in ``headers`` (any case) is kept, not replaced by a default."""
+    error = TooManyRequests(headers={"x-ratelimit-reason": "API_KEY"})
+    assert error.headers == {"x-ratelimit-reason": "API_KEY", "X-RateLimit-State": "THROTTLED"}
+
+
 def test_repr_names_class_and_status() -> None:
     """The repr shows class, message and status."""
     assert repr(NotFound("x")) == "NotFound('x', status_code=404)"
