@@ -34,7 +34,7 @@ Apps define their own errors by subclassing, with their own status and code::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, ClassVar, Self
 
 from ._wire import (
@@ -116,7 +116,8 @@ class ApiError(Exception):
     ) -> None:
         self.message: str = self.default_message if message is None else message
         self.errors: dict[str, str] | None = dict(errors) if errors else None
-        self.headers: dict[str, str] = dict(headers) if headers else {}
+        # A dict here; the client's errors hold the response's case-insensitive headers.
+        self.headers: MutableMapping[str, str] = dict(headers) if headers else {}
         if code is not None:
             self.code = code
         if status_code is not None:

@@ -149,7 +149,7 @@ def _error(response: httpx.Response, body: dict[str, Any]) -> ApiError:
     # What the wire said wins over the class defaults.
     error.status_code = status
     error.code = code
-    error.headers = dict(headers.items())
+    error.headers = headers  # the response's: read in any case, as Envelope.headers
     error.request_id = _request_id(body, headers)
     error.took = _took(body, headers)
     error.response = response

@@ -156,6 +156,15 @@ def test_error_envelope_raises_taxonomy_class() -> None:
     assert error.headers["x-request-id"] == RID
 
 
+def test_error_headers_read_in_any_case() -> None:
+    """An error's ``headers`` are the response's: ``Retry-After`` and ``retry-after`` alike."""
+    body = {"message": "You are making too many requests!", "took": 0.0, "requestId": RID}
+    with pytest.raises(TooManyRequests) as info:
+        unwrap(response(429, body, headers={"retry-after": "7"}))
+    headers = info.value.headers
+    assert (headers["Retry-After"], headers.get("RETRY-AFTER")) == ("7", "7")
+
+
 @pytest.mark.parametrize(
     ("code", "cls"), [(40302, NotSupported), (40301, Forbidden), (None, Forbidden)]
 )
