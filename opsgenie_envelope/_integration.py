@@ -9,7 +9,7 @@ integrations the package ships.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Scope
 
@@ -18,15 +18,12 @@ __all__ = [
     "check_integrations",
     "prepare_integrations",
     "run_exception_hooks",
-    "wrapped_apps",
 ]
 
 logger = logging.getLogger("opsgenie_envelope")
 
 RequestHook = Callable[[Scope, str], None]
 ExceptionHook = Callable[[Exception, Scope], None]
-
-_MAX_DEPTH = 64
 
 
 class Integration:
@@ -97,14 +94,3 @@ def run_exception_hooks(hooks: tuple[ExceptionHook, ...], exc: Exception, scope:
             hook(exc, scope)
         except Exception:
             logger.warning("integration hook %r failed", hook, exc_info=True)
-
-
-def wrapped_apps(app: object) -> Iterator[object]:
-    """``app`` and the apps it wraps, following each middleware's ``app`` attribute."""
-    seen: set[int] = set()
-    for _ in range(_MAX_DEPTH):
-        if app is None or id(app) in seen:
-            return
-        seen.add(id(app))
-        yield app
-        app = getattr(app, "app", None)

@@ -23,7 +23,7 @@ from starlette.routing import Host, Mount, Router
 
 from ._config import docs_paths
 
-__all__ = ["check_order", "mounted_docs_paths"]
+__all__ = ["check_order", "mounted_docs_paths", "wrapped_apps"]
 
 MAX_DEPTH = 64
 """Most layers and mount levels followed: a guard against cycles, far above real stacks."""
@@ -120,3 +120,18 @@ def mounted_docs_paths(app: Any) -> frozenset[str]:
         if mount and "{" not in mount and hasattr(node, "openapi_url"):
             found.update(mount.rstrip("/") + path for path in docs_paths(node))
     return frozenset(found)
+
+
+def wrapped_apps(app: object) -> Iterator[object]:
+    """``app`` and the apps it wraps, following each middleware's ``app`` attribute only.
+
+    The plain chain a middleware sees below itself (no mounts, no declared middleware): what
+    the integrations and ``RateLimitMiddleware`` check their place in.
+    """
+    seen: set[int] = set()
+    for _ in range(MAX_DEPTH):
+        if app is None or id(app) in seen:
+            return
+        seen.add(id(app))
+        yield app
+        app = getattr(app, "app", None)

@@ -47,9 +47,10 @@ except ImportError as exc:
 
 from starlette.types import ASGIApp, Scope
 
-from ._integration import Integration, wrapped_apps
+from ._integration import Integration
 from ._logging import RequestIdFilter
 from ._request_id import uuid4_hex
+from ._stack import wrapped_apps
 
 __all__ = ["OpenTelemetryIntegration", "TraceContextFilter", "trace_request_id"]
 

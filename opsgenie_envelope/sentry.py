@@ -50,7 +50,8 @@ from starlette.types import ASGIApp, Scope
 
 from ._context import get_request_id
 from ._exception_id import NOTE_PREFIX, request_id_from_exception
-from ._integration import Integration, wrapped_apps
+from ._integration import Integration
+from ._stack import wrapped_apps
 
 __all__ = ["TAG", "SentryIntegration"]
 

@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import REQUEST_ID_KEY, EnvelopeMiddleware
+from .._stack import wrapped_apps
 from ._limit import RateLimit
 
 __all__ = ["RateLimitMiddleware"]
@@ -17,7 +18,6 @@ _ORDER = (
     "app.add_middleware, add RateLimitMiddleware first and EnvelopeMiddleware (or install()) "
     "after it; in Starlette(middleware=[...]), list EnvelopeMiddleware first"
 )
-_MAX_DEPTH = 64
 
 
 class RateLimitMiddleware:
@@ -41,13 +41,8 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, /, limit: RateLimit | str, **options: Any) -> None:
         if not callable(app):
             raise TypeError("app must be an ASGI application")
-        inner: object = app
-        for _ in range(_MAX_DEPTH):  # the wrapped stack must not already hold the envelope
-            if isinstance(inner, EnvelopeMiddleware):
-                raise ValueError(_ORDER)
-            inner = getattr(inner, "app", None)
-            if inner is None:
-                break
+        if any(isinstance(inner, EnvelopeMiddleware) for inner in wrapped_apps(app)):
+            raise ValueError(_ORDER)  # the wrapped stack must not already hold the envelope
         if isinstance(limit, RateLimit):
             if options:
                 raise TypeError("pass either a RateLimit or the options to build one, not both")

@@ -8,7 +8,7 @@ import pytest
 from starlette.types import ASGIApp, Scope
 
 from opsgenie_envelope import EnvelopeConfig, EnvelopeMiddleware, Integration, get_request_id
-from opsgenie_envelope._integration import prepare_integrations, wrapped_apps
+from opsgenie_envelope._integration import prepare_integrations
 from tests.support.apps import starlette_app
 from tests.support.asgi import call_asgi, make_client
 
@@ -160,17 +160,3 @@ def test_integrations_are_kept_as_a_tuple() -> None:
     """Any iterable is accepted and stored as a tuple."""
     recorder = Recorder()
     assert EnvelopeConfig(integrations=iter([recorder])).integrations == (recorder,)
-
-
-def test_wrapped_apps_follows_app_attributes() -> None:
-    """The walk lists the middleware chain below an app, and stops on a cycle."""
-
-    class Layer:
-        def __init__(self, app: object) -> None:
-            self.app = app
-
-    inner = Layer(None)
-    outer = Layer(inner)
-    assert list(wrapped_apps(outer)) == [outer, inner]
-    inner.app = outer
-    assert list(wrapped_apps(outer)) == [outer, inner]
