@@ -1,4 +1,5 @@
-"""Shared by the stateful features (rate limits, request statuses): option checks and outage logs.
+"""Shared by the stateful features (rate limits, request statuses): Redis client defaults,
+option checks and outage logs.
 
 A store that cannot be reached fails every request that needs it; one warning per request
 would flood the log. :class:`OutageLog` warns at the first failure, then at most once a
@@ -10,11 +11,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 
-__all__ = ["WARNING_INTERVAL", "OutageLog", "check_seconds"]
+__all__ = ["REDIS_OPTIONS", "WARNING_INTERVAL", "OutageLog", "check_seconds"]
 
 logger = logging.getLogger("opsgenie_envelope")
+
+REDIS_OPTIONS: Mapping[str, float] = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+"""Default redis-py client options: a hung Redis costs a request one second, not forever."""
 
 WARNING_INTERVAL = 60.0
 """Seconds between two warnings about the same unreachable store."""
@@ -34,19 +38,17 @@ class OutageLog:
 
     Args:
         what: names the store in every message, e.g. ``"rate limit 'default'"``.
-        clock: a monotonic clock in seconds.
     """
 
-    def __init__(self, what: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, what: str) -> None:
         self.what = what
-        self.clock = clock
         self.down = False
         self._next_warning = 0.0
 
     def failed(self, error: BaseException, consequence: str) -> None:
         """Note a failure; warn (type and text of ``error``, then ``consequence``) if due."""
         self.down = True
-        now = self.clock()
+        now = time.monotonic()
         if now >= self._next_warning:
             self._next_warning = now + WARNING_INTERVAL
             logger.warning(

@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 from starlette.requests import HTTPConnection
 
 from .. import ServiceUnavailable, TooManyRequests
-from .._outage import OutageLog, check_seconds
+from .._outage import REDIS_OPTIONS, OutageLog, check_seconds
 from .._wire import RATE_LIMIT_REASON_PATTERN
 
 try:
@@ -38,15 +38,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from ._keys import KeyFunction, by_api_key, by_client_address
 
-__all__ = ["RateLimit", "StorageErrorPolicy", "Strategy"]
+__all__ = ["RateLimit", "StorageErrorPolicy", "Strategy", "check_reason", "seconds_left"]
 
 StorageErrorPolicy = Literal["fail-open", "fail-closed"]
 """What to do when the storage (Redis) cannot be reached: let requests through, or 503."""
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 """The ``limits`` strategies."""
-
-REDIS_OPTIONS: Mapping[str, float] = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
-"""Default client options of a Redis storage: a hung Redis costs a request 1 s, not forever."""
 
 _STRATEGIES: dict[str, Callable[[Storage], RateLimiter]] = {
     "fixed-window": FixedWindowRateLimiter,
@@ -62,6 +59,19 @@ _POOLED = ("async+redis", "async+rediss", "async+redis+unix")
 """Schemes whose connection pool we make ourselves (so that ``aclose`` can close it)."""
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _REASON = re.compile(RATE_LIMIT_REASON_PATTERN)
+
+
+def check_reason(reason: object) -> str:
+    """``reason`` if it can be an ``X-RateLimit-Reason``; ``ValueError`` otherwise."""
+    if not isinstance(reason, str) or not _REASON.fullmatch(reason):
+        raise ValueError("reason must be 1..64 characters of [A-Za-z0-9_.-], e.g. 'API_KEY'")
+    return reason
+
+
+def seconds_left(reset_at: float, period: float) -> float:
+    """Seconds from now until a window that resets at ``reset_at`` (epoch seconds) frees:
+    ``Retry-After``, between 0 and the window's ``period``."""
+    return min(max(reset_at - time.time(), 0.0), float(period))
 
 
 def _items(limit: object) -> tuple[RateLimitItem, ...]:
@@ -184,9 +194,7 @@ class RateLimit:
             self._key, default_reason = key, "ACCOUNT"
         else:
             raise TypeError("key must be 'api_key', 'address' or a function of the request")
-        self.reason = default_reason if reason is None else reason
-        if not isinstance(self.reason, str) or not _REASON.fullmatch(self.reason):
-            raise ValueError("reason must be 1..64 characters of [A-Za-z0-9_.-], e.g. 'API_KEY'")
+        self.reason = check_reason(default_reason if reason is None else reason)
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise ValueError("name must be 1..64 characters of [A-Za-z0-9_.:-]")
         self.name = name
@@ -265,7 +273,7 @@ class RateLimit:
                 if not await self._limiter.hit(item, self.name, key):
                     stats = await self._limiter.get_window_stats(item, self.name, key)
                     period = item.get_expiry()
-                    wait = min(max(stats.reset_time - time.time(), 0.0), float(period))
+                    wait = seconds_left(stats.reset_time, period)
                     raise TooManyRequests(retry_after=wait, reason=self.reason, period=period)
         except self._errors as exc:
             self._storage_down(exc)

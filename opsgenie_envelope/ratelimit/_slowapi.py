@@ -10,8 +10,6 @@ the limit that was hit and ``Retry-After`` from slowapi's own window statistics,
 from __future__ import annotations
 
 import logging
-import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import TooManyRequests
-from .._wire import RATE_LIMIT_REASON_PATTERN
+from ._limit import check_reason, seconds_left
 
 __all__ = ["Reason", "install_slowapi", "slowapi_handler"]
 
@@ -28,7 +26,6 @@ logger = logging.getLogger("opsgenie_envelope")
 
 Reason = str | Callable[[Request], str]
 """``X-RateLimit-Reason`` for slowapi's 429: a fixed value, or a function of the request."""
-_REASON = re.compile(RATE_LIMIT_REASON_PATTERN)
 
 
 def _seconds_left(request: Request, period: int) -> float:
@@ -42,7 +39,7 @@ def _seconds_left(request: Request, period: int) -> float:
     except Exception as exc:  # slowapi's storage is down: the whole period is a safe answer
         logger.warning("slowapi window statistics unavailable (%s)", type(exc).__name__)
         return float(period)
-    return min(max(float(stats[0]) - time.time(), 0.0), float(period))
+    return seconds_left(float(stats[0]), period)
 
 
 def slowapi_handler(reason: Reason = "ACCOUNT") -> Callable[[Request, Exception], Response]:
@@ -61,8 +58,8 @@ def slowapi_handler(reason: Reason = "ACCOUNT") -> Callable[[Request, Exception]
 
         app.add_exception_handler(RateLimitExceeded, slowapi_handler("API_KEY"))
     """
-    if not callable(reason) and not (isinstance(reason, str) and _REASON.fullmatch(reason)):
-        raise ValueError("reason must be 1..64 characters of [A-Za-z0-9_.-] or a function")
+    if not callable(reason):
+        check_reason(reason)
 
     def handle_rate_limit_exceeded(request: Request, exc: Exception) -> Response:
         limit: Any = getattr(exc, "limit", None)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._outage import check_seconds
+from .._outage import REDIS_OPTIONS, check_seconds
 from ._status import LOST, RequestStatus
 from ._store import DEFAULT_TTL, RequestStore, StoreUnavailable
 
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisRequestStore"]
-
-REDIS_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
-"""Default client options: a hung Redis costs a request one second, not forever."""
 
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
 

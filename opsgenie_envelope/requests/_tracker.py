@@ -227,7 +227,8 @@ class AsyncRequests:
         except asyncio.CancelledError:
             # Stopped from outside (a shutdown): say so now rather than when the lease ends.
             with contextlib.suppress(StoreUnavailable):
-                await self.store.finish(request_id, token, _status(request_id, action, LOST))
+                lost = Outcome(LOST, success=False)
+                await self.store.finish(request_id, token, _status(request_id, action, lost))
             raise
         except Exception:
             logger.exception("request %s: processing failed", request_id)
@@ -284,9 +285,7 @@ class AsyncRequests:
                 delay *= 2
 
 
-def _status(request_id: str, action: str, outcome: Outcome | str) -> RequestStatus:
-    if isinstance(outcome, str):
-        outcome = Outcome(outcome, success=False)
+def _status(request_id: str, action: str, outcome: Outcome) -> RequestStatus:
     return RequestStatus(
         request_id, action, datetime.now(UTC), outcome.success, outcome.status, outcome.fields
     )
