@@ -24,7 +24,14 @@ from starlette.requests import Request
 
 from ._context import set_envelope_field
 from ._errors import BadRequest
-from ._wire import EXPAND, EXPANDABLE, FIELD_NAME_PATTERN, MAX_EXPAND_LENGTH, MAX_EXPAND_NAMES
+from ._wire import (
+    EXPAND,
+    EXPANDABLE,
+    FIELD_NAME_PATTERN,
+    FIELD_NAME_RULE,
+    MAX_EXPAND_LENGTH,
+    MAX_EXPAND_NAMES,
+)
 
 __all__ = ["Expander", "Expansion", "Loader", "split_expand"]
 
@@ -140,9 +147,7 @@ class Expander:
             raise TypeError("loaders must be a mapping of field name to loader")
         for name, loader in loaders.items():
             if not isinstance(name, str) or not _NAME.fullmatch(name):
-                raise ValueError(
-                    f"loaders: field names must be 1..64 characters of [A-Za-z0-9_.-], got {name!r}"
-                )
+                raise ValueError(f"loaders: field names must be {FIELD_NAME_RULE}, got {name!r}")
             if not callable(loader):
                 raise TypeError(f"loaders: the loader of {name!r} is not callable")
         if keys is not None and not isinstance(keys, Mapping):
@@ -152,9 +157,7 @@ class Expander:
             if name not in merged_under:
                 raise ValueError(f"keys: {name!r} is not one of the loaders' names")
             if not isinstance(key, str) or not _NAME.fullmatch(key):
-                raise ValueError(
-                    f"keys: keys must be 1..64 characters of [A-Za-z0-9_.-], got {key!r}"
-                )
+                raise ValueError(f"keys: keys must be {FIELD_NAME_RULE}, got {key!r}")
             merged_under[name] = key
         if len(set(merged_under.values())) < len(merged_under):
             raise ValueError("keys: two fields would be merged under one key")
@@ -191,14 +194,12 @@ class Expander:
         name, with a message listing the valid names. Call it before fetching the entity to
         refuse a bad request early; :meth:`apply` calls it for you.
         """
-        if not self.names:
-            return Expansion(self, (), request)
         return self._select(request, request.query_params.getlist(EXPAND))
 
     def _select(self, request: Request, values: Sequence[str]) -> Expansion:
         if not self.names:
             return Expansion(self, (), request)
-        set_envelope_field(EXPANDABLE, list(self.names))
+        set_envelope_field(EXPANDABLE, self.names)  # a tuple: orjson writes an array
         if not values:
             return Expansion(self, (), request)
         wanted = split_expand(values)

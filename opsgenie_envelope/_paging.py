@@ -26,6 +26,7 @@ from ._wire import (
     DEFAULT_LIMIT,
     DEFAULT_ORDER,
     FIELD_NAME_PATTERN,
+    FIELD_NAME_RULE,
     LIMIT,
     MAX_LIMIT,
     OFFSET,
@@ -42,6 +43,7 @@ __all__ = ["Page", "Pager", "paged", "paging_links"]
 
 _INTEGER = re.compile(r"\s*[+-]?\d{1,18}\s*")
 _FIELD = re.compile(FIELD_NAME_PATTERN)
+_NEGATIVE_OFFSET = "should be 0 or greater"
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 T = TypeVar("T", bound=Sequence[Any])
@@ -299,9 +301,7 @@ class Pager:
                 raise TypeError("sort_fields must be an iterable of field names, not a str")
             fields = tuple(dict.fromkeys(sort_fields))
             if not fields or not all(isinstance(f, str) and _FIELD.fullmatch(f) for f in fields):
-                raise ValueError(
-                    "sort_fields must be field names of 1..64 characters of [A-Za-z0-9_.-]"
-                )
+                raise ValueError(f"sort_fields must be field names of {FIELD_NAME_RULE}")
         if default_sort is not None and (
             (fields is not None and default_sort not in fields)
             or not isinstance(default_sort, str)
@@ -359,11 +359,11 @@ class Pager:
         """
         problems: dict[str, str] = {}
         if offset < 0:
-            problems[OFFSET] = "should be 0 or greater"
+            problems[OFFSET] = _NEGATIVE_OFFSET
         elif self.max_offset is not None and offset > self.max_offset:
-            problems[OFFSET] = f"should be at most {self.max_offset}"
+            problems[OFFSET] = self._past_max_offset()
         if not 1 <= limit <= self.max_limit:
-            problems[LIMIT] = f"should be between 1 and {self.max_limit}"
+            problems[LIMIT] = self._limit_out_of_range()
         if problems:
             raise _out_of_range(problems)
         return Page(request, offset, limit, sort, order, response)
@@ -379,6 +379,12 @@ class Pager:
             self._query = self._dependency()
         return self._query
 
+    def _past_max_offset(self) -> str:
+        return f"should be at most {self.max_offset}"
+
+    def _limit_out_of_range(self) -> str:
+        return f"should be between 1 and {self.max_limit}"
+
     def _sort_ok(self, sort: str) -> bool:
         if self.sort_fields is not None:
             return sort in self.sort_fields
@@ -387,7 +393,7 @@ class Pager:
     def _sort_problem(self) -> str:
         if self.sort_fields is not None:
             return f"should be one of [ {', '.join(self.sort_fields)} ]"
-        return "should be a field name of 1..64 characters of [A-Za-z0-9_.-]"
+        return f"should be a field name of {FIELD_NAME_RULE}"
 
     @staticmethod
     def _integer(raw: str | None, default: int, name: str, errors: dict[str, str]) -> int:
@@ -413,11 +419,11 @@ class Pager:
             return self.page(request, offset, limit, sort, order, response)
 
         offset_schema: dict[str, Any] = {"minimum": 0}
-        bounds = {OFFSET: "should be 0 or greater"}  # the 416's example: each bound served
+        bounds = {OFFSET: _NEGATIVE_OFFSET}  # the 416's example: each bound served
         if self.max_offset is not None:
             offset_schema["maximum"] = self.max_offset
-            bounds[OFFSET] = f"should be at most {self.max_offset}"
-        bounds[LIMIT] = f"should be between 1 and {self.max_limit}"
+            bounds[OFFSET] = self._past_max_offset()
+        bounds[LIMIT] = self._limit_out_of_range()
         sort_options: dict[str, Any] = {"default": self.default_sort}
         if self.sort_fields is not None:
             sort_type: Any = cast(Any, Literal)[self.sort_fields] | None

@@ -22,7 +22,10 @@ __all__ = [
     "EXPANDABLE",
     "EXPOSE_HEADERS",
     "EXTRA_KEYS",
+    "FIELD_NAME_CHARACTERS",
+    "FIELD_NAME_MAX_LENGTH",
     "FIELD_NAME_PATTERN",
+    "FIELD_NAME_RULE",
     "LIMIT",
     "MAX_EXPAND_LENGTH",
     "MAX_EXPAND_NAMES",
@@ -140,8 +143,14 @@ PAGING_HEADERS: Final[dict[str, str]] = {link: f"X-Paging-{link.title()}" for li
 # --- expand (SPEC §5) ------------------------------------------------------------------------
 
 EXPAND: Final = "expand"
-FIELD_NAME_PATTERN: Final = "[A-Za-z0-9_.-]{1,64}"
+FIELD_NAME_CHARACTERS: Final = "A-Za-z0-9_.-"
+"""The characters of a field name in ``sort`` and ``expand`` (a regex character class body)."""
+FIELD_NAME_MAX_LENGTH: Final = 64
+"""The longest field name in ``sort`` and ``expand``."""
+FIELD_NAME_PATTERN: Final = f"[{FIELD_NAME_CHARACTERS}]{{1,{FIELD_NAME_MAX_LENGTH}}}"
 """A field name in ``sort`` and ``expand``: 1 to 64 of ``[A-Za-z0-9_.-]``."""
+FIELD_NAME_RULE: Final = f"1..{FIELD_NAME_MAX_LENGTH} characters of [{FIELD_NAME_CHARACTERS}]"
+""":data:`FIELD_NAME_PATTERN` in words, for the messages that refuse a name."""
 MAX_EXPAND_LENGTH: Final = 2048
 """Longest ``expand`` accepted, in characters over all its values; longer is a 400."""
 MAX_EXPAND_NAMES: Final = 64
