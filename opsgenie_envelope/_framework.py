@@ -25,7 +25,7 @@ from ._errors import (
 )
 from ._negotiation import is_json_media_type
 
-__all__ = ["error_from_exception", "error_from_response", "validation_errors"]
+__all__ = ["error_from_exception", "error_from_response", "status_phrase", "validation_errors"]
 
 MAX_MESSAGE = 1024
 """Longest ``message`` taken from a framework answer; longer text is cut."""
@@ -33,7 +33,8 @@ MAX_MESSAGE = 1024
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 
-def _phrase(status_code: int) -> str | None:
+def status_phrase(status_code: int) -> str | None:
+    """The standard reason phrase of ``status_code`` ("Not Found"), or ``None`` if unknown."""
     try:
         return HTTPStatus(status_code).phrase
     except ValueError:
@@ -47,11 +48,11 @@ def _make(status_code: int, detail: Any, headers: Mapping[str, str] | None = Non
     if isinstance(detail, str):
         detail = detail.strip()
         # The framework's default detail is the bare phrase ("Not Found"); OpsGenie's text wins.
-        if detail and detail != _phrase(status_code):
+        if detail and detail != status_phrase(status_code):
             message = detail[:MAX_MESSAGE]
     if message is None and cls.status_code != status_code:
         # A status the taxonomy does not list (502, 418, ...): its standard phrase.
-        message = _phrase(status_code)
+        message = status_phrase(status_code)
     error = cls(message, headers=headers)
     error.status_code = status_code
     return error

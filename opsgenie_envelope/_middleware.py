@@ -16,9 +16,9 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._config import (
-    DEFAULT_EXCLUDE_PATHS,
     EnvelopeConfig,
     EnvelopeOptions,
+    ExcludedPaths,
     docs_paths,
     excluded_paths,
     resolve_config,
@@ -80,8 +80,9 @@ class EnvelopeMiddleware:
         check_order(app)
         self._ids = RequestIdPolicy(cfg.generator, cfg.trust_incoming_id, cfg.validator)
         self._issue = self._ids.issue
-        # Until the first request reads the app's documentation URLs (and its mounted apps').
-        self._exclude = excluded_paths(cfg, DEFAULT_EXCLUDE_PATHS)
+        # Set by the first request, which reads the app's documentation URLs (and its mounted
+        # apps'): see _resolve_docs_paths.
+        self._exclude: frozenset[str] | ExcludedPaths = frozenset()
         self._read_docs_paths = True
         self._scan_headers = cfg.negotiate or cfg.trust_incoming_id or cfg.require_json_body
         # Start-up checks of the integrations; only the hooks they override are called.

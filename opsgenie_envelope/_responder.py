@@ -9,7 +9,6 @@ and re-renders error answers as error envelopes.
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from time import perf_counter
 from urllib.parse import unquote, urlsplit
 
@@ -17,7 +16,7 @@ from starlette.types import Message, Scope, Send
 
 from ._context import EXTRAS_KEY
 from ._errors import ApiError, InternalServerError
-from ._framework import error_from_response
+from ._framework import error_from_response, status_phrase
 from ._negotiation import is_json_media_type
 from ._render import (
     DATA_PREFIX,
@@ -381,7 +380,7 @@ class Responder:
             if twin is not None and unquote(urlsplit(location.decode("latin-1")).path) == twin:
                 self.later = twin  # served at that path once the app returns
                 return
-        redirect = ApiError(_phrase(status))
+        redirect = ApiError(status_phrase(status) or "Redirect")
         redirect.status_code = status
         headers = [pair for pair in self.headers if pair[0] not in _REPLACED]
         await self.send_error(redirect, headers)
@@ -437,10 +436,3 @@ def _slash_twin(path: str) -> str | None:
     if path == "/":
         return None
     return path.rstrip("/") if path.endswith("/") else path + "/"
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Redirect"

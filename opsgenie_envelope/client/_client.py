@@ -11,15 +11,14 @@ import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack, cast
+from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack, cast, get_args
 
 import anyio
 import httpx
 
-from .._errors import ApiError
 from .._wire import EXPAND, REQUEST_ID_HEADER
 from ._envelope import Envelope, unwrap
-from ._errors import NotAnEnvelope
+from ._errors import Failure
 from ._paging import (
     DEFAULT_MAX_PAGES,
     next_page_url,
@@ -47,7 +46,7 @@ __all__ = ["DEFAULT_RETRY", "AsyncClient", "BuildOptions", "Client", "RequestOpt
 DEFAULT_RETRY = Retry()
 """The policy clients use unless given another: 4 attempts within 30 seconds."""
 
-_FAILURES = (ApiError, NotAnEnvelope, httpx.TransportError)
+_FAILURES: tuple[type[Failure], ...] = get_args(Failure)  # ``except`` takes a tuple, not a union
 
 
 class BuildOptions(TypedDict, total=False):
