@@ -58,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from examples.alerts.auth import Caller, Gate
 from examples.alerts.repository import (
+    NO_ALERT,
     PRIORITIES,
     SORT_FIELDS,
     AlertStore,
@@ -380,7 +381,7 @@ async def get_alert(
     """One alert by ID, alias or tiny ID."""
     alert = await demo.store.find(identifier, identifier_type)
     if alert is None:
-        raise NotFound("Alert does not exist")
+        raise NotFound(NO_ALERT)
     return alert.to_json()
 
 
