@@ -172,7 +172,10 @@ def unwrap(response: httpx.Response) -> Envelope:
         envelope.data, envelope.request_id
     """
     status = response.status_code
-    is_head = response.request.method == "HEAD"
+    try:
+        is_head = response.request.method == "HEAD"
+    except RuntimeError:  # a response built by hand, without its request: not a HEAD
+        is_head = False
     body = _json_object(response)
     if status >= 400:
         if body is None and is_head:

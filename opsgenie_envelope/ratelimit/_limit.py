@@ -230,8 +230,10 @@ class RateLimit:
     async def aclose(self) -> None:
         """Close the Redis connections of a storage this limit made from a URL.
 
-        Call it when the app stops (FastAPI's lifespan); a storage object passed in is left
-        to its owner.
+        Call it when the app stops (FastAPI's lifespan). It closes the connection pool made
+        for a ``redis://``, ``rediss://`` or ``unix://`` URL; a ``redis+sentinel://`` or
+        ``redis+cluster://`` storage keeps the clients ``limits`` made for it, and a storage
+        object passed in is left to its owner.
         """
         if self._pool is not None:
             await self._pool.aclose()

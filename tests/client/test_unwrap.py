@@ -156,6 +156,12 @@ def test_error_envelope_raises_taxonomy_class() -> None:
     assert error.headers["x-request-id"] == RID
 
 
+def test_response_built_without_a_request_is_read() -> None:
+    """``unwrap`` reads a response made by hand, with no request attached."""
+    raw = httpx.Response(200, json={"data": {"id": "1"}, "took": 0.0, "requestId": RID})
+    assert unwrap(raw).data == {"id": "1"}
+
+
 def test_error_headers_read_in_any_case() -> None:
     """An error's ``headers`` are the response's: ``Retry-After`` and ``retry-after`` alike."""
     body = {"message": "You are making too many requests!", "took": 0.0, "requestId": RID}
