@@ -4,7 +4,7 @@ Two groups, each against its plain request (the same app behind ``EnvelopeMiddle
 
 * ``ratelimit``: ``GET`` through ``RateLimitMiddleware`` keyed by API key (hashed), fixed
   window, counted in memory and in Redis;
-* ``accept``: a ``POST`` answering 202 through ``AsyncRequests.accept``, pending record,
+* ``accept``: a ``POST`` answering 202 through ``RequestTracker.accept``, pending record,
   background work and outcome written, in memory and in Redis, against a plain 202.
 
 Variants run interleaved in rounds in one process (A B C, B C A, ...), each round timing a
@@ -52,7 +52,7 @@ from benchmarks.stats import (
 )
 from opsgenie_envelope import EnvelopeMiddleware, set_message
 from opsgenie_envelope.ratelimit import RateLimit, RateLimitMiddleware
-from opsgenie_envelope.requests import AsyncRequests, Outcome, RedisRequestStore
+from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker
 
 __all__ = ["GROUPS", "main"]
 
@@ -71,7 +71,7 @@ class Case:
     app: ASGIApp
     method: str = "GET"
     status: int = 200
-    requests: AsyncRequests | None = None
+    requests: RequestTracker | None = None
     limit: RateLimit | None = None
 
     def scope(self) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def limited(key: str, label: str, limit: RateLimit) -> Case:
     return Case(key, label, app, limit=limit)
 
 
-def accepting(key: str, label: str, requests: AsyncRequests | None) -> Case:
+def accepting(key: str, label: str, requests: RequestTracker | None) -> Case:
     """``POST`` answering 202: through ``requests.accept``, or plainly when ``None``."""
 
     async def work() -> Outcome:
@@ -142,11 +142,11 @@ def accept_group(redis_url: str, prefix: str) -> list[Case]:
     """A plain 202, then ``accept`` with its status written in memory and in Redis."""
     return [
         accepting("plain-202", "plain 202 (EnvelopeMiddleware)", None),
-        accepting("accept-memory", "accept + status, memory://", AsyncRequests()),
+        accepting("accept-memory", "accept + status, memory://", RequestTracker()),
         accepting(
             "accept-redis",
             "accept + status, redis://",
-            AsyncRequests(RedisRequestStore(redis_url, key_prefix=f"{prefix}request:")),
+            RequestTracker(RedisRequestStore(redis_url, key_prefix=f"{prefix}request:")),
         ),
     ]
 

@@ -11,7 +11,7 @@ shows the library at work:
 * ``install(app, message_key="result")``: ``EnvelopeMiddleware`` makes every answer an
   envelope, and ``/docs`` shows those envelopes and the errors each route raises; the 202 of a
   write reads ``{"result": "Request will be processed", "took", "requestId"}``, as OpsGenie's.
-* ``AsyncRequests`` (``opsgenie_envelope.requests``): writes are processed in the background
+* ``RequestTracker`` (``opsgenie_envelope.request_status``): writes are processed in the background
   under the 202's request ID; poll ``GET /v2/alerts/requests/{requestId}`` until it is known.
 * ``RateLimit`` (``opsgenie_envelope.ratelimit``): per API key, 429 with ``X-RateLimit-*``.
 * Typed errors: 401, 403 (40301), 404, 415, 422 with ``errors``, 429, 503.
@@ -84,7 +84,7 @@ from opsgenie_envelope import (
 )
 from opsgenie_envelope.fastapi import errors, install
 from opsgenie_envelope.ratelimit import RateLimit
-from opsgenie_envelope.requests import AsyncRequests, Outcome, RedisRequestStore
+from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker
 
 __all__ = ["Settings", "app", "create_app"]
 
@@ -190,7 +190,7 @@ class Demo:
     store: AlertStore
     gate: Gate
     limit: RateLimit
-    requests: AsyncRequests
+    requests: RequestTracker
 
 
 # Request bodies -------------------------------------------------------------------------
@@ -505,18 +505,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await demo.limit.aclose()
 
 
-def _stores(settings: Settings) -> tuple[AlertStore, RateLimit, AsyncRequests]:
+def _stores(settings: Settings) -> tuple[AlertStore, RateLimit, RequestTracker]:
     """The alert store, the rate limit and the request statuses: in memory, or all in Redis."""
     limit = f"{settings.rate_limit}/{settings.rate_period} seconds"
     url, prefix = settings.redis_url, settings.redis_prefix
     if url is None:
-        return AlertStore(), RateLimit(limit, key="api_key"), AsyncRequests()
+        return AlertStore(), RateLimit(limit, key="api_key"), RequestTracker()
     from examples.alerts.redis_store import RedisAlertStore  # needs redis-py
 
     return (
         RedisAlertStore(url, prefix=prefix),
         RateLimit(limit, key="api_key", storage=url, name=f"{prefix}api"),
-        AsyncRequests(RedisRequestStore(url, key_prefix=f"{prefix}request:")),
+        RequestTracker(RedisRequestStore(url, key_prefix=f"{prefix}request:")),
     )
 
 

@@ -2,7 +2,7 @@
 
 The sample data lives in ``seed``; the Redis backend, shared by every worker process, in
 ``redis_store``. Request statuses and rate limits are the library's
-(``opsgenie_envelope.requests`` and ``opsgenie_envelope.ratelimit``).
+(``opsgenie_envelope.request_status`` and ``opsgenie_envelope.ratelimit``).
 
 Plain Python, no web framework: the API module turns ``None`` into ``NotFound`` and
 :class:`QueryError` into a 422; writes return an ``Outcome``, which the request status shows.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from opsgenie_envelope.requests import Outcome
+from opsgenie_envelope.request_status import Outcome
 
 __all__ = [
     "IDENTIFIER_TYPES",

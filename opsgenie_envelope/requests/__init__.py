@@ -1,44 +1,30 @@
-"""Asynchronous requests, as OpsGenie answers writes: 202 now, the outcome when polled.
+"""Deprecated: the asynchronous-requests subpackage is now :mod:`opsgenie_envelope.request_status`.
 
-* :class:`AsyncRequests`: ``accept`` a write (202, ``result: "Request will be processed"``,
-  the request ID), process it in the background, serve ``GET .../requests/{requestId}``
-  with :meth:`AsyncRequests.status_data` (404 until processed, then ``success``,
-  ``action``, ``processedAt``, ``isSuccess``, ``status`` and the entity fields).
-* :class:`Outcome`: what the work returns; :class:`RequestStatus`: what is served.
-* Stores: :class:`MemoryRequestStore` (default, one process) and :class:`RedisRequestStore`
-  (``redis`` extra; many processes and hosts, with a TTL), or your own
-  :class:`RequestStore`.
+``opsgenie_envelope.requests`` shadowed the ``requests`` package in user code, and
+``AsyncRequests`` read like an HTTP client. Import from the new path instead::
 
-A worker that dies while processing stops renewing its lease: when the lease runs out
-(``lease``, 60 s by default), the status reads ``success: false`` with ``status``
-:data:`LOST`. The write may or may not have been applied: check before retrying.
+    from opsgenie_envelope.request_status import RequestTracker
 
-Example::
-
-    from opsgenie_envelope.requests import AsyncRequests
-
-    requests = AsyncRequests("redis://127.0.0.1:6379/0", lease=30)
+This module re-exports the new names (``AsyncRequests`` is :class:`RequestTracker`) and
+warns once on import; it will be removed in the next release.
 """
 
 from __future__ import annotations
 
-from ._redis import RedisRequestStore
-from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
-from ._store import DEFAULT_TTL, MemoryRequestStore, RequestStore, StoreUnavailable
-from ._tracker import ACCEPTED, NOT_FOUND, AsyncRequests, Work
+import warnings
 
-__all__ = [
-    "ACCEPTED",
-    "DEFAULT_TTL",
-    "LOST",
-    "NOT_FOUND",
-    "UNEXPECTED",
-    "AsyncRequests",
-    "MemoryRequestStore",
-    "Outcome",
-    "RedisRequestStore",
-    "RequestStatus",
-    "RequestStore",
-    "StoreUnavailable",
-    "Work",
-]
+from ..request_status import *  # noqa: F403
+from ..request_status import RequestTracker
+from ..request_status import __all__ as _new_all
+
+AsyncRequests = RequestTracker
+"""Deprecated name of :class:`opsgenie_envelope.request_status.RequestTracker`."""
+
+__all__ = [*_new_all, "AsyncRequests"]
+
+warnings.warn(
+    "opsgenie_envelope.requests is deprecated: import from opsgenie_envelope.request_status "
+    "(AsyncRequests is now RequestTracker)",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from opsgenie_envelope import NotFound, is_valid_request_id
 from opsgenie_envelope.fastapi import install
-from opsgenie_envelope.requests import AsyncRequests, Outcome
+from opsgenie_envelope.request_status import Outcome, RequestTracker
 from opsgenie_envelope.testing import request_id, stable_envelopes
 from tests.support.stateful import tracked_app
 
@@ -71,12 +71,12 @@ def test_whole_bodies_can_be_compared() -> None:
 
 
 def test_accepted_writes_get_successive_ids() -> None:
-    """``AsyncRequests.accept`` draws no ID of its own: 202s get ``request_id(1)``, ``(2)``."""
+    """``RequestTracker.accept`` draws no ID of its own: 202s get ``request_id(1)``, ``(2)``."""
 
     async def created(body: dict[str, Any]) -> Outcome:
         return Outcome("Created alert")
 
-    app = tracked_app(AsyncRequests(), created)
+    app = tracked_app(RequestTracker(), created)
     with stable_envelopes() as stable, TestClient(app) as client:
         ids = [client.post("/v2/alerts", json={}).json()["requestId"] for _ in range(2)]
     assert ids == [request_id(1), request_id(2)]

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from opsgenie_envelope import EnvelopeMiddleware
 from opsgenie_envelope.fastapi import install
 from opsgenie_envelope.ratelimit import RateLimit, RateLimitMiddleware
-from opsgenie_envelope.requests import AsyncRequests, Outcome, RedisRequestStore, Work
+from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker, Work
 
 __all__ = [
     "STATUS_KEYS",
@@ -93,7 +93,7 @@ def limited_starlette(limit: RateLimit | str, **options: Any) -> Starlette:
     )
 
 
-def tracked_app(requests: AsyncRequests, work: Work, **envelope: Any) -> FastAPI:
+def tracked_app(requests: RequestTracker, work: Work, **envelope: Any) -> FastAPI:
     """``POST /v2/alerts`` accepts ``work(body)`` (action ``Create``); the status route serves it.
 
     ``envelope`` are ``install()`` options (``message_key="result"`` unless given).
@@ -131,4 +131,4 @@ def served_requests_app() -> FastAPI:
         os.environ["TEST_REDIS_URL"], key_prefix=os.environ["TEST_REDIS_PREFIX"]
     )
     lease = float(os.environ["TEST_LEASE"])
-    return tracked_app(AsyncRequests(store, lease=lease), sleeping(3600))
+    return tracked_app(RequestTracker(store, lease=lease), sleeping(3600))

@@ -9,7 +9,7 @@ A request's record goes through two states:
 ``get`` answers ``None`` for an unknown or pending request (the API answers 404), and the
 status for a done one. A pending record whose deadline has passed belonged to a worker that
 stopped: ``get`` turns it, once and for good, into a failed status
-(:data:`~opsgenie_envelope.requests.LOST`), and a late ``finish`` from that worker is refused.
+(:data:`~opsgenie_envelope.request_status.LOST`), and a late ``finish`` from that worker is refused.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def timestamp(moment: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a write came to, returned by the work given to ``AsyncRequests.accept``.
+    """What a write came to, returned by the work given to ``RequestTracker.accept``.
 
     Args:
         status: OpsGenie's text, e.g. ``"Created alert"`` or ``"Alert does not exist"``.

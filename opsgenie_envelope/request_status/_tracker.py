@@ -1,4 +1,4 @@
-"""``AsyncRequests``: accept a write with 202, process it in the background, serve its status.
+"""``RequestTracker``: accept a write with 202, process it in the background, serve its status.
 
 The flow, as OpsGenie does it::
 
@@ -38,7 +38,7 @@ from ._redis import RedisRequestStore
 from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
 from ._store import DEFAULT_TTL, MemoryRequestStore, RequestStore, StoreUnavailable
 
-__all__ = ["ACCEPTED", "NOT_FOUND", "AsyncRequests", "Work"]
+__all__ = ["ACCEPTED", "NOT_FOUND", "RequestTracker", "Work"]
 
 logger = logging.getLogger("opsgenie_envelope")
 
@@ -72,7 +72,7 @@ def _store(store: str | RequestStore, ttl: float | None) -> RequestStore:
     raise ValueError(f"store must be 'memory://' or a redis:// URL, got {store.partition(':')[0]}")
 
 
-class AsyncRequests:
+class RequestTracker:
     """OpsGenie's asynchronous requests: 202 now, the outcome at ``GET .../requests/{id}``.
 
     Args:
@@ -91,22 +91,22 @@ class AsyncRequests:
 
         from fastapi import FastAPI
         from opsgenie_envelope.fastapi import install
-        from opsgenie_envelope.requests import AsyncRequests, Outcome
+        from opsgenie_envelope.request_status import RequestTracker, Outcome
 
         app = FastAPI()
         install(app, message_key="result")
-        requests = AsyncRequests()
+        tracker = RequestTracker()
 
         async def create(message: str) -> Outcome:
             return Outcome("Created alert", fields={"alertId": "1", "alias": message})
 
         @app.post("/v2/alerts", status_code=202)
         async def create_alert(body: dict[str, str]) -> None:
-            await requests.accept(create, body["message"], action="Create")
+            await tracker.accept(create, body["message"], action="Create")
 
         @app.get("/v2/alerts/requests/{request_id}")
         async def request_status(request_id: str) -> dict[str, object]:
-            return await requests.status_data(request_id)
+            return await tracker.status_data(request_id)
     """
 
     def __init__(

@@ -13,13 +13,13 @@ import httpx
 import pytest
 
 from opsgenie_envelope import NotFound, get_request_id
-from opsgenie_envelope.requests import (
+from opsgenie_envelope.request_status import (
     LOST,
     UNEXPECTED,
-    AsyncRequests,
     MemoryRequestStore,
     Outcome,
     RequestStatus,
+    RequestTracker,
 )
 from tests.support.asgi import make_client
 from tests.support.stateful import STATUS_KEYS, sleeping, tracked_app
@@ -33,9 +33,9 @@ async def created(body: dict[str, Any]) -> Outcome:
 
 
 @pytest.fixture
-async def tracker() -> AsyncIterator[AsyncRequests]:
-    """An ``AsyncRequests`` in memory, closed at the end."""
-    requests = AsyncRequests()
+async def tracker() -> AsyncIterator[RequestTracker]:
+    """An ``RequestTracker`` in memory, closed at the end."""
+    requests = RequestTracker()
     yield requests
     await requests.aclose()
 
@@ -49,14 +49,14 @@ async def accept(client: httpx.AsyncClient, message: str = "Disk full") -> str:
 
 
 async def processed(
-    client: httpx.AsyncClient, tracker: AsyncRequests, request_id: str
+    client: httpx.AsyncClient, tracker: RequestTracker, request_id: str
 ) -> httpx.Response:
     """The status answer once every accepted request is processed."""
     await tracker.join()
     return await client.get(f"/v2/alerts/requests/{request_id}")
 
 
-async def test_accept_answers_opsgenie_202(tracker: AsyncRequests) -> None:
+async def test_accept_answers_opsgenie_202(tracker: RequestTracker) -> None:
     """The 202 carries ``result: Request will be processed`` and the request ID, no entity."""
     async with make_client(tracked_app(tracker, created)) as client:
         response = await client.post("/v2/alerts", json={"message": "Disk full"})
@@ -67,7 +67,7 @@ async def test_accept_answers_opsgenie_202(tracker: AsyncRequests) -> None:
     assert body.get("data") is None
 
 
-async def test_status_is_404_until_processed_then_the_outcome(tracker: AsyncRequests) -> None:
+async def test_status_is_404_until_processed_then_the_outcome(tracker: RequestTracker) -> None:
     """While the work runs the status is 404; afterwards it is OpsGenie's request status."""
     gate = asyncio.Event()
 
@@ -93,7 +93,7 @@ async def test_status_is_404_until_processed_then_the_outcome(tracker: AsyncRequ
     assert data["processedAt"].endswith("Z")
 
 
-async def test_api_error_in_work_is_a_failed_outcome(tracker: AsyncRequests) -> None:
+async def test_api_error_in_work_is_a_failed_outcome(tracker: RequestTracker) -> None:
     """Work raising an ``ApiError`` is recorded as failed, with the error's message."""
 
     async def missing(body: dict[str, Any]) -> Outcome:
@@ -109,7 +109,7 @@ async def test_api_error_in_work_is_a_failed_outcome(tracker: AsyncRequests) -> 
 
 
 async def test_unexpected_exception_is_logged_not_shown(
-    tracker: AsyncRequests, caplog: pytest.LogCaptureFixture
+    tracker: RequestTracker, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An unexpected exception fails the request with a generic status; the log has the rest."""
 
@@ -126,7 +126,7 @@ async def test_unexpected_exception_is_logged_not_shown(
     assert record.exc_info is not None
 
 
-async def test_sync_work_runs_in_the_thread_pool(tracker: AsyncRequests) -> None:
+async def test_sync_work_runs_in_the_thread_pool(tracker: RequestTracker) -> None:
     """Sync work runs off the event loop's thread."""
     threads: list[str] = []
 
@@ -140,7 +140,7 @@ async def test_sync_work_runs_in_the_thread_pool(tracker: AsyncRequests) -> None
     assert threads != [threading.current_thread().name]
 
 
-async def test_work_returning_no_outcome_fails_the_request(tracker: AsyncRequests) -> None:
+async def test_work_returning_no_outcome_fails_the_request(tracker: RequestTracker) -> None:
     """Work must return an ``Outcome``; anything else fails the request (and is logged)."""
 
     async def wrong(body: dict[str, Any]) -> Any:
@@ -151,7 +151,7 @@ async def test_work_returning_no_outcome_fails_the_request(tracker: AsyncRequest
     assert data["status"] == UNEXPECTED
 
 
-async def test_work_sees_the_request_id(tracker: AsyncRequests) -> None:
+async def test_work_sees_the_request_id(tracker: RequestTracker) -> None:
     """The background work runs with the accepted request's ID (logs carry it)."""
     seen: list[str | None] = []
 
@@ -167,7 +167,7 @@ async def test_work_sees_the_request_id(tracker: AsyncRequests) -> None:
 
 async def test_long_work_keeps_its_lease_alive() -> None:
     """Work longer than the lease is not declared lost: its worker renews the lease."""
-    tracker = AsyncRequests(lease=0.6)
+    tracker = RequestTracker(lease=0.6)
     async with make_client(tracked_app(tracker, sleeping(1.5))) as client:
         request_id = await accept(client)
         await asyncio.sleep(1.0)
@@ -181,7 +181,7 @@ async def test_long_work_keeps_its_lease_alive() -> None:
 async def test_close_records_cut_work_as_lost() -> None:
     """``aclose`` waits its grace, then cancels the work and records it as lost at once."""
     store = MemoryRequestStore()
-    tracker = AsyncRequests(store, lease=60)
+    tracker = RequestTracker(store, lease=60)
     async with make_client(tracked_app(tracker, sleeping(3600))) as client:
         request_id = await accept(client)
         await asyncio.sleep(0.05)
@@ -246,7 +246,7 @@ async def test_refused_finish_leaves_the_record_in_its_place() -> None:
     assert kept == [False, True, True]  # r1, the oldest, went; r2 was kept
 
 
-async def test_same_request_id_twice_is_a_conflict(tracker: AsyncRequests) -> None:
+async def test_same_request_id_twice_is_a_conflict(tracker: RequestTracker) -> None:
     """With trusted incoming IDs, a second write under the same ID answers 409."""
     app = tracked_app(tracker, created, trust_incoming_id=True)
     async with make_client(app, headers={"X-Request-ID": "client-id-1"}) as client:
@@ -256,14 +256,14 @@ async def test_same_request_id_twice_is_a_conflict(tracker: AsyncRequests) -> No
 
 
 @pytest.mark.parametrize("request_id", ["x" * 200, "has space", "semi;colon"])
-async def test_malformed_request_ids_are_404(tracker: AsyncRequests, request_id: str) -> None:
+async def test_malformed_request_ids_are_404(tracker: RequestTracker, request_id: str) -> None:
     """An ID that no request could have is 404, without asking the store."""
     async with make_client(tracked_app(tracker, created)) as client:
         response = await client.get(f"/v2/alerts/requests/{request_id}")
     assert response.status_code == 404
 
 
-async def test_accept_outside_a_request_raises(tracker: AsyncRequests) -> None:
+async def test_accept_outside_a_request_raises(tracker: RequestTracker) -> None:
     """``accept`` needs the request ID ``EnvelopeMiddleware`` issues."""
     with pytest.raises(RuntimeError, match="EnvelopeMiddleware"):
         await tracker.accept(created, {}, action="Create")
@@ -286,7 +286,7 @@ def test_bad_options_fail_at_construction(
 ) -> None:
     """A bad option raises at construction, naming it."""
     with pytest.raises(error, match=named):
-        AsyncRequests(**options)
+        RequestTracker(**options)
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,12 @@ import httpx
 import pytest
 import redis
 
-from opsgenie_envelope.requests import (
+from opsgenie_envelope.request_status import (
     LOST,
-    AsyncRequests,
     Outcome,
     RedisRequestStore,
     RequestStatus,
+    RequestTracker,
 )
 from tests.support.asgi import make_client
 from tests.support.processes import serve
@@ -28,7 +28,7 @@ from tests.support.stateful import tracked_app
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
-MakeRequests = Callable[..., AsyncRequests]
+MakeRequests = Callable[..., RequestTracker]
 
 
 async def created(body: dict[str, Any]) -> Outcome:
@@ -38,11 +38,11 @@ async def created(body: dict[str, Any]) -> Outcome:
 
 @pytest.fixture
 async def on_redis() -> AsyncIterator[MakeRequests]:
-    """Makes ``AsyncRequests`` on a Redis store (``url``, ``prefix``, options); closes them."""
-    made: list[AsyncRequests] = []
+    """Makes ``RequestTracker`` on a Redis store (``url``, ``prefix``, options); closes them."""
+    made: list[RequestTracker] = []
 
-    def make(url: str, prefix: str, **options: Any) -> AsyncRequests:
-        made.append(AsyncRequests(RedisRequestStore(url, key_prefix=prefix), **options))
+    def make(url: str, prefix: str, **options: Any) -> RequestTracker:
+        made.append(RequestTracker(RedisRequestStore(url, key_prefix=prefix), **options))
         return made[-1]
 
     yield make
