@@ -10,7 +10,14 @@ import pytest
 
 from tests.support.apps import AppFactory, fastapi_app, starlette_app
 from tests.support.asgi import make_client
-from tests.support.redis_server import RedisServer, delete_keys, private_redis, redis_for_tests
+from tests.support.redis_server import (
+    ClusterServers,
+    RedisServer,
+    SentinelServers,
+    delete_keys,
+    private_redis,
+    redis_for_tests,
+)
 
 
 @pytest.fixture
@@ -55,3 +62,34 @@ def redis_server() -> Iterator[RedisServer]:
     """A ``redis-server`` this test owns, to stop and start again; stopped by PID at the end."""
     with private_redis() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterServers]:
+    """A Redis Cluster of three masters on 127.0.0.1, started once for the session.
+
+    Tests that stop or freeze its nodes leave it serving again (``ClusterServers.heal``).
+    """
+    try:
+        cluster = ClusterServers()
+        cluster.start()
+    except (RuntimeError, OSError) as exc:
+        pytest.fail(f"cannot start a Redis Cluster: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelServers]:
+    """A master, its replica and a sentinel on 127.0.0.1, started once for the session."""
+    try:
+        servers = SentinelServers()
+        servers.start()
+    except (RuntimeError, OSError) as exc:
+        pytest.fail(f"cannot start Redis with a sentinel: {exc}", pytrace=False)
+    try:
+        yield servers
+    finally:
+        servers.close()

@@ -38,6 +38,7 @@ __all__ = [
     "ping",
     "private_redis",
     "redis_for_tests",
+    "wait_until",
 ]
 
 ENV = "OPSGENIE_ENVELOPE_REDIS_URL"
@@ -186,8 +187,8 @@ def redis_for_tests() -> Iterator[str]:
         yield server.url
 
 
-def _wait(what: str, ready: Callable[[], bool], seconds: float = 20.0) -> None:
-    """Poll ``ready`` until it holds; ``RuntimeError`` naming ``what`` after ``seconds``."""
+def wait_until(ready: Callable[[], bool], seconds: float = 20.0, what: str = "") -> None:
+    """Poll ``ready`` until it holds; ``RuntimeError`` (naming ``what``) after ``seconds``."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -196,7 +197,7 @@ def _wait(what: str, ready: Callable[[], bool], seconds: float = 20.0) -> None:
         except (redis.RedisError, OSError):
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not happen within {seconds:g} s")
+            raise RuntimeError(f"{what or ready.__name__} did not happen within {seconds:g} s")
         time.sleep(0.05)
 
 
@@ -264,12 +265,26 @@ class ClusterServers:
                 capture_output=True,
                 timeout=60,
             )
-        _wait("the cluster reaching cluster_state:ok", self._state_ok)
+        wait_until(self._state_ok, what="the cluster reaching cluster_state:ok")
 
     def stop(self) -> None:
         """Stop every node by its PID."""
         for node in self.nodes:
             node.stop()
+
+    def freeze(self) -> None:
+        """Freeze every node (``SIGSTOP``): connections open, nothing answered."""
+        for node in self.nodes:
+            node.freeze()
+
+    def heal(self) -> None:
+        """Thaw frozen nodes, start stopped ones; return once the cluster serves again."""
+        for node in self.nodes:
+            if node.process is None:
+                node.start()
+            else:
+                node.thaw()
+        wait_until(self._state_ok, what="the cluster reaching cluster_state:ok")
 
     def close(self) -> None:
         """Stop every node and remove their directories."""
@@ -376,7 +391,7 @@ class SentinelServers:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        _wait("the sentinel seeing an in-sync replica", self._healthy, 30)
+        wait_until(self._healthy, 30, "the sentinel seeing an in-sync replica")
 
     def failover(self, wait: bool = True) -> int:
         """``SENTINEL FAILOVER``; with ``wait``, return once the old master is the new
@@ -389,10 +404,30 @@ class SentinelServers:
             )
         finally:
             client.close()
-        _wait("the sentinel naming a new master", lambda: self.master_port() != before)
+        wait_until(lambda: self.master_port() != before, what="the sentinel naming a new master")
         if wait:
-            _wait("the old master following the new one", self._healthy, 40)
+            wait_until(self.settled, 40, "the old master following the new one")
         return self.master_port()
+
+    def settled(self) -> bool:
+        """Whether the master the sentinel names has an in-sync replica and no failover runs."""
+        client = self._sentinel_client()
+        try:
+            state = client.execute_command(  # type: ignore[no-untyped-call]
+                "SENTINEL", "MASTER", self.SERVICE
+            )
+        finally:
+            client.close()
+        flags = state.get("flags", "") if isinstance(state, dict) else ""
+        if "failover_in_progress" in str(flags):
+            return False
+        node = redis.Redis(port=self.master_port(), socket_timeout=1, socket_connect_timeout=1)
+        try:
+            info = node.info("replication")
+        finally:
+            node.close()
+        online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+        return info.get("role") == "master" and any(r.get("state") == "online" for r in online)
 
     def log(self) -> str:
         """What the sentinel printed."""
