@@ -93,3 +93,17 @@ def redis_sentinel() -> Iterator[SentinelServers]:
         yield servers
     finally:
         servers.close()
+
+
+@pytest.fixture(params=["standalone", "sentinel", "cluster"])
+def topology_url(request: pytest.FixtureRequest) -> str:
+    """The URL of each Redis topology in turn (each started once for the session)."""
+    if request.param == "standalone":
+        url: str = request.getfixturevalue("redis_url")
+    elif request.param == "sentinel":
+        servers: SentinelServers = request.getfixturevalue("redis_sentinel")
+        url = servers.url
+    else:
+        cluster: ClusterServers = request.getfixturevalue("redis_cluster")
+        url = cluster.url
+    return url

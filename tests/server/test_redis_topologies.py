@@ -28,22 +28,7 @@ from tests.support.stateful import key
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
-TOPOLOGIES = ["standalone", "sentinel", "cluster"]
 T = TypeVar("T")
-
-
-@pytest.fixture(params=TOPOLOGIES)
-def topology_url(request: pytest.FixtureRequest) -> str:
-    """The URL of each topology in turn, started once for the session."""
-    if request.param == "standalone":
-        url: str = request.getfixturevalue("redis_url")
-    elif request.param == "sentinel":
-        servers: SentinelServers = request.getfixturevalue("redis_sentinel")
-        url = servers.url
-    else:
-        cluster: ClusterServers = request.getfixturevalue("redis_cluster")
-        url = cluster.url
-    return url
 
 
 Closing = Callable[[T], T]
