@@ -10,6 +10,7 @@ import pytest
 from benchmarks import inprocess, report, stateful, wire
 from benchmarks.stats import paired_ratios, summarize
 from benchmarks.variants import SIZES, VARIANTS, payload_bytes
+from tests.support.redis_server import ClusterServers, SentinelServers
 
 WRK_OUTPUT = """\
 Running 2s test @ http://127.0.0.1:40787/payload
@@ -89,6 +90,23 @@ def test_stateful_benchmark_measures_every_case(
         assert title in printed
     assert "rate limit, redis://" in printed
     assert "accept + status, redis://" in printed
+
+
+@pytest.mark.redis
+def test_stateful_benchmark_measures_every_topology(
+    redis_url: str,
+    redis_sentinel: SentinelServers,
+    redis_cluster: ClusterServers,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Given Sentinel and Cluster URLs, both groups also measure those topologies."""
+    urls = ["--sentinel-url", redis_sentinel.url, "--cluster-url", redis_cluster.url]
+    assert stateful.main(["--rounds", "1", "--batch-ms", "2", "--redis-url", redis_url, *urls]) == 0
+    printed = capsys.readouterr().out
+    assert "rate limit, redis+sentinel://" in printed
+    assert "rate limit, redis+cluster://" in printed
+    assert "accept + status, redis+sentinel:// (WAIT 1)" in printed
+    assert "accept + status, redis+cluster://" in printed
 
 
 def test_stateful_benchmark_needs_a_redis(monkeypatch: pytest.MonkeyPatch) -> None:
