@@ -249,7 +249,7 @@ class RedisState:
         self.timeout = timeout_of(options)
         self._owned: list[Any] = []
         self.service: str | None = None
-        if isinstance(target, str):
+        if isinstance(target, str) and option != "client":
             address = parse_url(target, option)
             self.client, self._owned = _connect(address, options)
             self.topology: Topology = address.topology
@@ -263,9 +263,9 @@ class RedisState:
             if isinstance(pool, SentinelConnectionPool) and pool.is_master:
                 self.topology, self.service = "sentinel", str(pool.service_name)
         else:
+            url = "" if option == "client" else "a Redis URL, "
             raise TypeError(
-                f"{option} must be a Redis URL, a redis.asyncio.Redis or a "
-                "redis.asyncio.RedisCluster"
+                f"{option} must be {url}a redis.asyncio.Redis or a redis.asyncio.RedisCluster"
             )
         if replicas is None:
             replicas = 1 if self.topology == "sentinel" else 0
