@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +196,7 @@ def test_snapshot_run_stops_before_measuring_on_a_busy_machine(
     monkeypatch.setattr(guard, "_load1", lambda: 9.0)
     monkeypatch.setattr(guard, "calibrate", lambda: 10.0)
     # The refusal comes before wrk is ever run: the test needs no wrk installed.
-    monkeypatch.setattr(wire.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(stats, "_wrk_version", lambda: None)
     snapshot = tmp_path / "snap.json"
     assert module.main(["--quick", "--only", "tiny", "--snapshot", str(snapshot)]) == 3
