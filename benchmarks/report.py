@@ -161,7 +161,7 @@ def busy(name: str, results: dict[str, Any] | None) -> str | None:
     if results is None or not _get(results, "busy"):
         return None
     reasons = "; ".join(_get(results, "busy_reasons") or []) or "marked busy"
-    return f"{name} was measured on a busy machine ({reasons})"
+    return f"{name} was measured on a busy machine: {reasons}"
 
 
 def render(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
@@ -237,7 +237,7 @@ def render(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
     out.append("")
     out.append(
         'Reproduce with `pip install -e ".[bench]"`, `apt-get install wrk`, then '
-        "`python -m benchmarks.inprocess` and `python -m benchmarks.wire` "
+        "`python -m benchmarks.inprocess` and `python -m benchmarks.wire` on a quiet machine "
         "(see `benchmarks/README.md`)."
     )
     return "\n".join(out)
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         refused = [r for r in (busy(str(args.inprocess), inproc), busy(str(args.wire), wire)) if r]
         if refused:
             for reason in refused:
-                print(f"Not publishing: {reason}. Measure again on a quiet machine.")
+                print(f"Not publishing: {reason}.\nMeasure again on a quiet machine.")
             return BUSY_EXIT
     if args.write is not None:
         args.write.write_text(page(inproc, wire), encoding="utf-8")

@@ -58,7 +58,7 @@ def test_busy_snapshot_is_not_published(tmp_path: Path, capsys: pytest.CaptureFi
     assert not page.exists()
     assert not page.with_name(report.CHART).exists()
     out = capsys.readouterr().out
-    assert "wire.json was measured on a busy machine (1-minute load average 3.41" in out
+    assert "wire.json was measured on a busy machine: 1-minute load average 3.41" in out
 
 
 def test_busy_snapshot_fails_the_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,7 +66,7 @@ def test_busy_snapshot_fails_the_check(tmp_path: Path, capsys: pytest.CaptureFix
     inprocess = _snapshot(tmp_path, "inprocess", busy=True, busy_reasons=[])
     page = _page(tmp_path)
     assert report.main(_argv(inprocess, report.LATEST / "wire.json", "--check", str(page))) == 3
-    assert "inprocess.json was measured on a busy machine (marked busy)" in capsys.readouterr().out
+    assert "inprocess.json was measured on a busy machine: marked busy" in capsys.readouterr().out
 
 
 def test_snapshot_without_machine_state_shows_not_recorded(tmp_path: Path) -> None:
