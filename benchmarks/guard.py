@@ -42,11 +42,18 @@ __all__ = [
     "OTHERS_LIMIT",
     "QUIET_LIMIT",
     "REFERENCE",
+    "CpuTimes",
     "Guard",
     "calibrate",
     "describe",
+    "machine_key",
     "others_share",
     "publish",
+    "quiet_reference",
+    "read_cpu",
+    "record_quiet",
+    "refusal",
+    "refuse_early",
     "verdict",
 ]
 
@@ -287,9 +294,9 @@ class Guard:
 def describe(results: dict[str, Any]) -> str:
     """One line on the machine's state during the run, for the terminal."""
     load, cal = results["load"], results["calibration"]
-    others = load["others_cpu_share"]
+    others, start = load["others_cpu_share"], load["load_average_1m"]["start"]
     state = (
-        f"load {load['load_average_1m']['start']} at start, other processes "
+        f"load {'not measured' if start is None else f'{start:.2f}'} at start, other processes "
         f"{'not measured' if others is None else f'{others:.0%}'} of the CPU, calibration "
         f"{cal['before_ms']:.2f} -> {cal['after_ms']:.2f} ms"
         + ("" if cal["quiet_ms"] is None else f" (quiet: {cal['quiet_ms']:.2f} ms)")

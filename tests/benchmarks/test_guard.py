@@ -203,3 +203,18 @@ def test_snapshot_run_stops_before_measuring_on_a_busy_machine(
     assert not snapshot.exists()
     err = capsys.readouterr().err
     assert "is busy before the run: 1-minute load average 9.00" in err
+
+
+def test_closing_line_says_busy_and_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line a run ends with names the verdict, the measured load and the reasons."""
+    line = guard.describe(_record(monkeypatch, 4.0))
+    assert line.startswith("Machine BUSY (load 4.00 at start")
+    assert "1-minute load average 4.00 at the start (limit 1.00 on 2 cores)" in line
+
+
+def test_closing_line_of_a_quiet_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quiet run's line says so, with its calibration before and after."""
+    record = {**_record(monkeypatch, 0.1), "busy": False, "busy_reasons": []}
+    line = guard.describe(record)
+    assert line.startswith("Machine quiet (load 0.10 at start")
+    assert "calibration 10.00 -> 10.00 ms" in line
