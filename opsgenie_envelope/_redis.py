@@ -174,9 +174,17 @@ def probe(url: str, options: Mapping[str, Any] | None = None) -> None:
     """
     import redis
 
-    settings = {**REDIS_OPTIONS, **(options or {})}
-    client = redis.Redis.from_url(url, **settings)
-    unanswered: tuple[type[BaseException], ...] = (*driver_errors(), ValueError)
+    # Only what reaching the server takes: other options may be the async client's own.
+    wanted = ("socket_", "ssl", "username", "password", "db")
+    settings = {
+        **REDIS_OPTIONS,
+        **{k: v for k, v in (options or {}).items() if k.startswith(wanted)},
+    }
+    unanswered: tuple[type[BaseException], ...] = (*driver_errors(), ValueError, TypeError)
+    try:
+        client = redis.Redis.from_url(url, **settings)
+    except unanswered:
+        return
     try:
         enabled = client.info("cluster").get("cluster_enabled")
     except unanswered:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from limits.aio.strategies import FixedWindowRateLimiter
+from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from opsgenie_envelope.fastapi import install
@@ -148,6 +149,26 @@ async def test_redis_url_of_a_cluster_node_is_refused_naming_redis_cluster(
         RequestTracker(node)
     assert "Redis Cluster" in str(by_limit.value)
     assert "Redis Cluster" in str(by_tracker.value)
+
+
+async def test_plain_client_on_a_cluster_node_answers_503_naming_redis_cluster(
+    redis_cluster: ClusterServers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A given plain client on one cluster node: 503, and the log names ``redis+cluster://``."""
+    client = Redis(port=redis_cluster.nodes[0].port)
+    tracker = RequestTracker(RedisRequestStore(client=client, key_prefix="moved:"))
+    try:
+        async with make_client(instance(tracker)) as statuses:
+            answers = [
+                (await statuses.get(f"/v2/alerts/requests/{uuid.uuid4()}")).status_code
+                for _ in range(12)
+            ]
+    finally:
+        await tracker.aclose()
+        await client.aclose()
+    assert set(answers) <= {404, 503}
+    assert 503 in answers  # a key held by another node
+    assert "redis+cluster://" in caplog.text
 
 
 async def test_cluster_down_answers_503_not_500(
