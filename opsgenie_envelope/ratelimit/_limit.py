@@ -13,7 +13,7 @@ import inspect
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from starlette.requests import HTTPConnection
 
@@ -39,6 +39,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     ) from exc
 
 from ._keys import KeyFunction, by_api_key, by_client_address
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["RateLimit", "StorageErrorPolicy", "Strategy", "check_reason", "seconds_left"]
 
@@ -104,6 +107,30 @@ def _topology_options(scheme: str, client_options: Mapping[str, Any]) -> dict[st
     return {}
 
 
+def _client_storage(client: object, options: Mapping[str, Any] | None) -> Storage:
+    """A ``limits`` storage on a redis-py client's connection pool (the client's owner closes
+    it); ``TypeError`` for anything else."""
+    wrong = "storage must be a URL ('memory://', 'redis://host:6379/0'), a Storage or a Redis"
+    try:
+        from redis.asyncio import Redis, RedisCluster
+    except ImportError:
+        raise TypeError(wrong) from None
+    if isinstance(client, RedisCluster):
+        raise TypeError(
+            "storage: limits cannot count on a RedisCluster client it did not make; "
+            "name the cluster as redis+cluster://host:port,host:port"
+        )
+    if not isinstance(client, Redis):
+        raise TypeError(wrong)
+    if options:
+        raise TypeError("storage_options apply to a storage URL, not to a client")
+    settings: dict[str, Any] = {"implementation": "redispy", "wrap_exceptions": True}
+    settings["connection_pool"] = client.connection_pool  # limits' redis-py client shares it
+    made = storage_from_string("async+redis://", **settings)
+    assert isinstance(made, Storage)
+    return made
+
+
 def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storage, Any]:
     """The ``limits`` storage for ``storage``, and the redis-py pool made for it (or ``None``)."""
     if isinstance(storage, Storage):
@@ -111,7 +138,7 @@ def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storag
             raise TypeError("storage_options apply to a storage URL, not to a storage object")
         return storage, None
     if not isinstance(storage, str):
-        raise TypeError("storage must be a URL ('memory://', 'redis://host:6379/0') or a Storage")
+        return _client_storage(storage, options), None
     if storage.removeprefix("async+").startswith(SCHEMES):  # one syntax for every feature
         parse_url(storage.removeprefix("async+"), "storage")
     if storage.startswith("unix://"):  # redis-py's name for a Redis socket
@@ -162,7 +189,9 @@ class RateLimit:
         storage: ``"memory://"`` (this process only, the default), ``"redis://host:6379/0"``
             (shared by every process and host using it; also ``rediss://``, ``unix://``,
             ``redis+sentinel://host:26379,host:26380/service``,
-            ``redis+cluster://host:7000,host:7001``), or a ``limits.aio.storage.Storage``.
+            ``redis+cluster://host:7000,host:7001``), a ``limits.aio.storage.Storage``, or
+            a ``redis.asyncio.Redis`` (also ``Sentinel(...).master_for(...)``; its owner
+            closes it).
             A ``redis://`` URL that reaches a cluster node is refused (``ValueError``).
         strategy: ``"fixed-window"`` (default), ``"moving-window"`` or
             ``"sliding-window-counter"``.
@@ -197,7 +226,7 @@ class RateLimit:
         self,
         limit: str,
         *,
-        storage: str | Storage = "memory://",
+        storage: str | Storage | Redis = "memory://",
         strategy: Strategy = "fixed-window",
         key: Literal["api_key", "address"] | KeyFunction = "api_key",
         reason: str | None = None,
@@ -231,6 +260,7 @@ class RateLimit:
         if storage_options is not None and not isinstance(storage_options, Mapping):
             raise TypeError("storage_options must be a mapping of keyword arguments")
         self.storage, self._pool = _storage(storage, storage_options)
+        self._owned = isinstance(storage, str)  # made from a URL: aclose closes its clients
         try:
             self._limiter = _STRATEGIES[strategy](self.storage)
         except NotImplementedError:
@@ -243,7 +273,7 @@ class RateLimit:
         if not isinstance(self.storage, MemoryStorage):  # a given storage may not wrap errors
             base = self.storage.base_exceptions
             self._errors += base if isinstance(base, tuple) else (base,)
-            if isinstance(storage, str):  # Redis: every driver failure, one timeout per check
+            if not isinstance(storage, Storage):  # Redis: every driver failure, one timeout
                 self._errors += driver_errors()
                 self._timeout = timeout_of(storage_options)
         # Storage health: shared by all requests, like a connection pool's state.
@@ -263,7 +293,7 @@ class RateLimit:
         """
         if self._pool is not None:
             await self._pool.aclose()
-        if self._timeout is None or self._pool is not None:
+        if self._timeout is None or self._pool is not None or not self._owned:
             return
         bridge = getattr(self.storage, "bridge", None)
         made = [getattr(bridge, "storage", None), getattr(bridge, "storage_replica", None)]

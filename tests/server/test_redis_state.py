@@ -93,3 +93,11 @@ async def test_tracker_and_limit_take_every_url_form(url: str) -> None:
     assert isinstance(tracker.store, RedisRequestStore)
     await tracker.aclose()
     await limit.aclose()
+
+
+async def test_limit_refuses_a_cluster_client_naming_the_url_form() -> None:
+    """``limits`` cannot count on a given ``RedisCluster``: ``TypeError`` naming the URL form."""
+    client = RedisCluster("127.0.0.1", 1)
+    with pytest.raises(TypeError, match=r"redis\+cluster://"):
+        RateLimit("1/second", storage=client)  # type: ignore[arg-type]
+    await client.aclose()

@@ -7,6 +7,7 @@ masters), each started once for the session by the test support on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 import uuid
@@ -19,9 +20,10 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from limits.aio.strategies import FixedWindowRateLimiter
-from redis.asyncio import Redis
+from redis.asyncio import Redis, Sentinel
 from starlette.requests import HTTPConnection
 
+from opsgenie_envelope import TooManyRequests
 from opsgenie_envelope.fastapi import install
 from opsgenie_envelope.ratelimit import RateLimit
 from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker
@@ -99,6 +101,30 @@ async def test_two_instances_share_one_limit(topology_url: str, closing: Closing
             response = await client.get("/v2/alerts/requests/x", headers=key("shared"))
             codes.append(response.status_code)
     assert codes == [404, 404, 404, 404, 429, 429]
+
+
+async def test_limit_on_a_given_sentinel_client_is_shared_and_left_open(
+    redis_sentinel: SentinelServers,
+) -> None:
+    """Two limits on one Sentinel-managed client count together; ``aclose`` leaves it open."""
+    sentinel = Sentinel([("127.0.0.1", redis_sentinel.sentinel_port)])  # type: ignore[no-untyped-call]
+    client = sentinel.master_for(redis_sentinel.SERVICE)
+    name = f"given-{uuid.uuid4().hex[:8]}"
+    limits = [RateLimit("3/minute", storage=client, name=name) for _ in range(2)]
+    try:
+        for limit in limits * 2:
+            with contextlib.suppress(TooManyRequests):
+                await limit.hit("someone")
+        with pytest.raises(TooManyRequests):
+            await limits[0].hit("someone")
+        for limit in limits:
+            await limit.aclose()
+        still_open = await client.ping()
+    finally:
+        await client.aclose()
+        for node in sentinel.sentinels:
+            await node.aclose()
+    assert still_open is True
 
 
 async def test_two_instances_share_statuses(topology_url: str, closing: Closing[Any]) -> None:
