@@ -314,8 +314,6 @@ class RedisState:
         except MovedError:
             raise RedisUnavailable(misnamed_cluster(self._name())) from None
         except self._errors as exc:
-            if isinstance(exc, RedisUnavailable):
-                raise
             text = "timed out" if isinstance(exc, TimeoutError) and not str(exc) else str(exc)
             raise RedisUnavailable(f"{type(exc).__name__}: {text}") from exc
 
