@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -72,13 +73,16 @@ def redis_cluster() -> Iterator[ClusterServers]:
     """
     try:
         cluster = ClusterServers()
-        cluster.start()
-    except (RuntimeError, OSError) as exc:
+    except RuntimeError as exc:
         pytest.fail(f"cannot start a Redis Cluster: {exc}", pytrace=False)
     try:
+        try:
+            cluster.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            pytest.fail(f"cannot start a Redis Cluster: {exc}", pytrace=False)
         yield cluster
     finally:
-        cluster.close()
+        cluster.close()  # every node started so far, stopped by its PID
 
 
 @pytest.fixture(scope="session")
@@ -86,13 +90,16 @@ def redis_sentinel() -> Iterator[SentinelServers]:
     """A master, its replica and a sentinel on 127.0.0.1, started once for the session."""
     try:
         servers = SentinelServers()
-        servers.start()
-    except (RuntimeError, OSError) as exc:
+    except RuntimeError as exc:
         pytest.fail(f"cannot start Redis with a sentinel: {exc}", pytrace=False)
     try:
+        try:
+            servers.start()
+        except (RuntimeError, OSError) as exc:
+            pytest.fail(f"cannot start Redis with a sentinel: {exc}", pytrace=False)
         yield servers
     finally:
-        servers.close()
+        servers.close()  # every process started so far, stopped by its PID
 
 
 @pytest.fixture(params=["standalone", "sentinel", "cluster"])
