@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from secrets import token_hex
+from types import MappingProxyType
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -38,7 +39,7 @@ from ._redis import RedisRequestStore
 from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
 from ._store import DEFAULT_TTL, MemoryRequestStore, RequestStore, StoreUnavailable
 
-__all__ = ["ACCEPTED", "NOT_FOUND", "RequestTracker", "Work"]
+__all__ = ["ACCEPTED", "NOT_FOUND", "NOT_PROCESSED", "RequestTracker", "Work"]
 
 logger = logging.getLogger("opsgenie_envelope")
 
@@ -47,6 +48,10 @@ ACCEPTED = "Request will be processed"
 
 NOT_FOUND = "Request not found. It might not be processed yet."
 """The 404 message while a request is unknown or still processing."""
+
+NOT_PROCESSED: Mapping[str, str] = MappingProxyType({"X-Opsgenie-Errortype": "RequestNotProcessed"})
+"""The header of that 404, as OpsGenie sends it: official SDKs keep polling only when it is
+there (and give up at once on a 404 without it)."""
 
 RECORD_ATTEMPTS = 5
 """Tries to record an outcome while the store is down (0.1 s, doubling: about 1.5 s)."""
@@ -184,10 +189,14 @@ class RequestTracker:
         return found
 
     async def status_data(self, request_id: str) -> dict[str, Any]:
-        """The ``data`` of ``GET .../requests/{requestId}``; ``NotFound`` until processed."""
+        """The ``data`` of ``GET .../requests/{requestId}``; ``NotFound`` until processed.
+
+        The 404 carries OpsGenie's ``X-Opsgenie-Errortype: RequestNotProcessed``
+        (:data:`NOT_PROCESSED`), for an unknown ID too: the two are not told apart.
+        """
         found = await self.status(request_id)
         if found is None:
-            raise NotFound(NOT_FOUND)
+            raise NotFound(NOT_FOUND, headers=NOT_PROCESSED)
         return found.to_json()
 
     async def join(self) -> None:
