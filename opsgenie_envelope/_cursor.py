@@ -9,7 +9,8 @@ opaque string (each item carries its own, e.g. ``"1492157400050_1492157400050000
         "paging": {"first": "/v2/alerts/7/notes?order=desc&limit=2&direction=next",
                    "next": "/v2/alerts/7/notes?order=desc&limit=2&direction=next&offset=..."}}
 
-``paging`` holds ``first`` and, while more items follow, ``next``; there is no total and no
+``paging`` holds ``first`` and, while more items follow, ``next`` (the same links go in
+``X-Paging-First`` and ``X-Paging-Next``, as OpsGenie lists them); there is no total and no
 ``last``. Links are relative (path and query, resolved against the request's URL), so they
 never depend on the ``Host`` header, and they keep the request's other query parameters up
 to :data:`MAX_KEPT_QUERY` characters.
@@ -36,6 +37,7 @@ from ._wire import (
     ORDER,
     ORDERS,
     PAGING,
+    PAGING_HEADERS,
     Order,
 )
 
@@ -74,11 +76,18 @@ class CursorPage:
     :meth:`select` does all of it for items already in memory.
     """
 
-    __slots__ = ("direction", "limit", "offset", "order", "request")
+    __slots__ = ("_response", "direction", "limit", "offset", "order", "request")
 
     def __init__(
-        self, request: Request, offset: str | None, direction: Direction, order: Order, limit: int
+        self,
+        request: Request,
+        offset: str | None,
+        direction: Direction,
+        order: Order,
+        limit: int,
+        response: Response | None = None,
     ) -> None:
+        self._response = response
         self.request = request
         self.offset = offset
         self.direction: Direction = direction
@@ -110,8 +119,12 @@ class CursorPage:
 
     def items(self, items: T, *, next_offset: str | None) -> T:
         """Return ``items`` unchanged, having set ``paging`` (``first``, and ``next`` from
-        ``next_offset`` when more items follow)."""
-        set_envelope_field(PAGING, self.links(next_offset))
+        ``next_offset`` when more items follow) and, in FastAPI, the ``X-Paging-*`` headers."""
+        links = self.links(next_offset)
+        set_envelope_field(PAGING, links)
+        if self._response is not None:
+            for name, url in links.items():
+                self._response.headers[PAGING_HEADERS[name]] = url
         return items
 
     def response(
@@ -123,8 +136,10 @@ class CursorPage:
         response_class: type[JSONResponse] = JSONResponse,
     ) -> JSONResponse:
         """Answer with ``items`` as this page (Starlette); see :meth:`items`."""
-        self.items(items, next_offset=next_offset)
-        return response_class(list(items), status_code=status_code)
+        links = self.links(next_offset)
+        set_envelope_field(PAGING, links)
+        headers = {PAGING_HEADERS[name]: url for name, url in links.items()}
+        return response_class(list(items), status_code=status_code, headers=headers)
 
     def select(self, items: Sequence[K], cursor: Callable[[K], str]) -> list[K]:
         """This page of ``items`` (in ascending ``cursor`` order), with ``paging`` set.
@@ -232,11 +247,12 @@ class CursorPager:
         direction: Direction = "next",
         order: Order = DEFAULT_ORDER,
         limit: int = DEFAULT_LIMIT,
+        response: Response | None = None,
     ) -> CursorPage:
         """Check ``limit`` against the served range (416 otherwise); return the page."""
         if not 1 <= limit <= self.max_limit:
             raise self._out_of_range()
-        return CursorPage(request, offset, direction, order, limit)
+        return CursorPage(request, offset, direction, order, limit, response)
 
     @property
     def query(self) -> Callable[..., Awaitable[CursorPage]]:
@@ -277,7 +293,7 @@ class CursorPager:
             if problems:
                 raise UnprocessableEntity.at(query=problems)
             return self.page(
-                request, offset or None, values[DIRECTION], values[ORDER], values[LIMIT]
+                request, offset or None, values[DIRECTION], values[ORDER], values[LIMIT], response
             )
 
         return query_dependency(

@@ -305,6 +305,8 @@ def _wrap_success(
                 example["value"] = _example(example["value"])
     if options.get("paged"):
         _add_headers(response, list(PAGING_HEADERS.values()))
+    elif options.get("cursor_paged"):
+        _add_headers(response, [PAGING_HEADERS["first"], PAGING_HEADERS["next"]])
 
 
 def _error_schema(classes: list[dict[str, Any]]) -> dict[str, Any]:

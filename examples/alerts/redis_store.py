@@ -3,6 +3,8 @@
 Chosen by ``ALERTS_REDIS_URL``. The keys, under ``ALERTS_REDIS_PREFIX`` (``alerts:``)::
 
     <prefix>alert    hash: alert ID -> the alert as JSON
+    <prefix>note:<alert ID>   list: the alert's notes as JSON, oldest first (newest 1000 kept)
+    <prefix>log:<alert ID>    list: the alert's log lines, the same way
     <prefix>user     hash: user ID -> the user as JSON
     <prefix>tiny     the last tiny ID (INCR)
     <prefix>seeded   set, in the same transaction, once the sample data is stored
@@ -26,7 +28,7 @@ import redis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from examples.alerts.repository import Alert, AlertStore, User, utc_now
+from examples.alerts.repository import MAX_ENTRIES, Alert, AlertStore, User, utc_now
 from opsgenie_envelope import ServiceUnavailable
 
 __all__ = ["RedisAlertStore", "redacted"]
@@ -54,6 +56,8 @@ def _alert(raw: bytes | str) -> Alert:
     fields: dict[str, Any] = orjson.loads(raw)
     for name in _TIMES:
         fields[name] = datetime.fromisoformat(fields[name])
+    if fields.get("snoozed_until") is not None:
+        fields["snoozed_until"] = datetime.fromisoformat(fields["snoozed_until"])
     return Alert(**fields)
 
 
@@ -90,6 +94,10 @@ class RedisAlertStore(AlertStore):
         self.client = Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         self._alerts, self._users_key = f"{prefix}alert", f"{prefix}user"
         self._tiny, self._seeded, self._lock = f"{prefix}tiny", f"{prefix}seeded", f"{prefix}lock"
+        self._prefix = prefix
+
+    def _entries_key(self, kind: str, alert_id: str) -> str:
+        return f"{self._prefix}{kind}:{alert_id}"
 
     async def _all(self) -> list[Alert]:
         with _answering():
@@ -107,6 +115,21 @@ class RedisAlertStore(AlertStore):
     async def _remove(self, alert_id: str) -> None:
         with _answering():
             await self.client.hdel(self._alerts, alert_id)
+            for kind in ("note", "log"):  # one key per call: fine on a cluster too
+                await self.client.delete(self._entries_key(kind, alert_id))
+
+    async def _append(self, kind: str, alert_id: str, entry: dict[str, str]) -> None:
+        key = self._entries_key(kind, alert_id)
+        with _answering():
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.rpush(key, orjson.dumps(entry))
+                pipe.ltrim(key, -MAX_ENTRIES, -1)
+                await pipe.execute()
+
+    async def _entries(self, kind: str, alert_id: str) -> list[dict[str, str]]:
+        with _answering():
+            raw = await self.client.lrange(self._entries_key(kind, alert_id), 0, -1)
+        return [orjson.loads(item) for item in raw]
 
     async def _next_tiny(self) -> int:
         with _answering():
