@@ -166,6 +166,7 @@ class Declaration:
         entity: ``False`` when the handler returns nothing: ``data`` is never sent.
         errors: the errors the route can answer, as :func:`describe_error` gives them.
         cursor_paged: the route answers cursor pages (``paging`` with ``first``, ``next``).
+        rate_limited: the route checks a rate limit: its successes carry ``X-RateLimit-*``.
     """
 
     paged: bool = False
@@ -173,6 +174,7 @@ class Declaration:
     entity: bool = True
     errors: tuple[Mapping[str, Any], ...] = ()
     cursor_paged: bool = False
+    rate_limited: bool = False
 
 
 def describe_error(error: type[ApiError] | ApiError, case: str | None = None) -> dict[str, Any]:
@@ -307,6 +309,8 @@ def _wrap_success(
         _add_headers(response, list(PAGING_HEADERS.values()))
     elif options.get("cursor_paged"):
         _add_headers(response, [PAGING_HEADERS["first"], PAGING_HEADERS["next"]])
+    if options.get("rate_limited"):
+        _add_headers(response, RATE_LIMIT_HEADERS[1:])  # State: OK, Reason, Period
 
 
 def _error_schema(classes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -407,6 +411,8 @@ def _declare(operation: dict[str, Any], declarations: Iterable[Declaration]) -> 
             options["paged"] = True
         if declaration.cursor_paged:
             options["cursor_paged"] = True
+        if declaration.rate_limited:
+            options["rate_limited"] = True
         if declaration.expandable:
             names = [*options.get("expandable", ()), *declaration.expandable]
             options["expandable"] = list(dict.fromkeys(names))

@@ -106,7 +106,7 @@ from opsgenie_envelope import (
     UnprocessableEntity,
     __version__,
 )
-from opsgenie_envelope.fastapi import errors, install
+from opsgenie_envelope.fastapi import errors, install, rate_limited
 from opsgenie_envelope.ratelimit import RateLimit
 from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker
 
@@ -396,6 +396,7 @@ def _demo(request: Request) -> Demo:
 DemoState = Annotated[Demo, Depends(_demo)]
 
 
+@rate_limited
 async def reader(
     request: Request,
     response: Response,

@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from .. import ServiceUnavailable, TooManyRequests
+from .._openapi import Declaration, describe_error
 from .._outage import REDIS_OPTIONS, OutageLog, check_seconds
 from .._wire import (
     RATE_LIMIT_PERIOD_HEADER,
@@ -248,6 +249,11 @@ class RateLimit:
         # Storage health: shared by all requests, like a connection pool's state.
         self._down_until = 0.0
         self._outage = OutageLog(f"rate limit {name!r}")
+
+    @property
+    def __opsgenie_envelope_declaration__(self) -> Declaration:
+        """As a FastAPI dependency, the limit's routes are documented with its headers."""
+        return Declaration(rate_limited=True, errors=(describe_error(TooManyRequests),))
 
     def __repr__(self) -> str:
         limits = ";".join(str(item) for item in self.items)

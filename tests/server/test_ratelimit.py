@@ -71,9 +71,34 @@ async def test_middleware_answers_429_in_starlette() -> None:
     assert throttle_headers(second)["x-ratelimit-period-in-sec"] == "3600"
 
 
-async def test_allowed_answers_carry_no_rate_limit_headers() -> None:
-    """Under the limit nothing is added: the 429 headers belong to the 429."""
+async def test_allowed_answers_say_the_state_is_ok() -> None:
+    """Under the limit the dependency's answer says ``X-RateLimit-State: OK``, as OpsGenie's
+    200s do, with the reason and period and no ``Retry-After``."""
     async with make_client(limited_fastapi(RateLimit("5/minute")), headers=ALICE) as client:
+        response = await client.get("/alerts")
+    assert response.status_code == 200
+    assert throttle_headers(response) == {
+        "x-ratelimit-state": "OK",
+        "x-ratelimit-reason": "API_KEY",
+        "x-ratelimit-period-in-sec": "60",
+    }
+
+
+async def test_middleware_answers_under_the_limit_say_ok() -> None:
+    """``RateLimitMiddleware`` adds ``X-RateLimit-State: OK`` to the answers it lets through."""
+    async with make_client(limited_starlette("2/hour"), headers=ALICE) as client:
+        response = await client.get("/alerts")
+    assert throttle_headers(response) == {
+        "x-ratelimit-state": "OK",
+        "x-ratelimit-reason": "API_KEY",
+        "x-ratelimit-period-in-sec": "3600",
+    }
+
+
+async def test_unlimited_requests_carry_no_state() -> None:
+    """A key function returning ``None`` leaves the request uncounted: no ``OK`` is claimed."""
+    limit = RateLimit("5/minute", key=lambda connection: None)
+    async with make_client(limited_fastapi(limit), headers=ALICE) as client:
         response = await client.get("/alerts")
     assert throttle_headers(response) == {}
 
