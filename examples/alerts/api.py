@@ -221,24 +221,33 @@ class Demo:
 
 
 class RecipientIn(BaseModel):
-    """OpsGenie's ``Recipient``: a type and an ID, name or username."""
+    """OpsGenie's ``Recipient``: a type and an ID, name or username.
+
+    Without ``type`` (OpsGenie's Python SDK sends ``TeamRecipient(name=...)`` as
+    ``{"name": ...}``), one with a ``username`` is a user and another the route's default
+    (a team; an escalation when escalating).
+    """
 
     type: str = Field("", description="user, team, escalation or schedule.")
     id: str | None = None
     name: str | None = None
     username: str | None = None
 
+    def kind(self, default: str = "team") -> str:
+        """The recipient's type, given or inferred."""
+        return self.type or ("user" if self.username else default)
+
     def problem(self, types: tuple[str, ...] = RESPONDER_TYPES) -> str | None:
         """Why this recipient cannot be used, or ``None``."""
-        if self.type not in types:
+        if self.kind(types[0] if len(types) == 1 else "team") not in types:
             return f"type should be one of [ {', '.join(types)} ]"
         if not (self.id or self.name or self.username):
             return "should have an id, a name or a username"
         return None
 
-    async def resolved(self, store: AlertStore) -> dict[str, str]:
+    async def resolved(self, store: AlertStore, default: str = "team") -> dict[str, str]:
         """OpsGenie's ``Responder``: ``{type, id}``."""
-        return await store.responder(self.type, self.id, self.name or self.username)
+        return await store.responder(self.kind(default), self.id, self.name or self.username)
 
 
 class AlertActionIn(BaseModel):
@@ -614,9 +623,8 @@ async def escalate_alert(
     identifier_type: IdentifierParam = "id",
 ) -> None:
     """Accept escalating to an escalation (by ID or name): it becomes a responder."""
-    body.escalation.type = body.escalation.type or "escalation"
     _recipient("escalation", body.escalation, ("escalation",))
-    added = await body.escalation.resolved(demo.store)
+    added = await body.escalation.resolved(demo.store, "escalation")
     by = body.actor()
     await _accept(
         demo,
