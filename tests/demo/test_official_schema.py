@@ -28,6 +28,53 @@ async def api() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+# (method, action, official path, request options): each action on the seeded alert 2.
+ACTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("PUT", "message", "/v2/alerts/{identifier}/message", {"json": {"message": "New"}}),
+    (
+        "PUT",
+        "description",
+        "/v2/alerts/{identifier}/description",
+        {"json": {"description": "D"}},
+    ),
+    ("PUT", "priority", "/v2/alerts/{identifier}/priority", {"json": {"priority": "P4"}}),
+    ("POST", "notes", "/v2/alerts/{identifier}/notes", {"json": {"note": "Looking"}}),
+    ("POST", "tags", "/v2/alerts/{identifier}/tags", {"json": {"tags": ["x"]}}),
+    ("DELETE", "tags", "/v2/alerts/{identifier}/tags", {"params": {"tags": "disk"}}),
+    (
+        "POST",
+        "details",
+        "/v2/alerts/{identifier}/details",
+        {"json": {"details": {"a": "b"}}},
+    ),
+    ("DELETE", "details", "/v2/alerts/{identifier}/details", {"params": {"keys": "mount"}}),
+    ("POST", "unacknowledge", "/v2/alerts/{identifier}/unacknowledge", {}),
+    (
+        "POST",
+        "snooze",
+        "/v2/alerts/{identifier}/snooze",
+        {"json": {"endTime": "2099-01-01T00:00:00Z"}},
+    ),
+    (
+        "POST",
+        "assign",
+        "/v2/alerts/{identifier}/assign",
+        {"json": {"owner": {"username": "ada@example.com"}}},
+    ),
+    (
+        "POST",
+        "escalate",
+        "/v2/alerts/{identifier}/escalate",
+        {"json": {"escalation": {"name": "e"}}},
+    ),
+    (
+        "POST",
+        "responders",
+        "/v2/alerts/{identifier}/responders",
+        {"json": {"responder": {"type": "team", "name": "dba"}}},
+    ),
+]
+
 # (method, url, official path, request options, status, the definition it documents)
 CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("GET", "/v2/alerts?limit=2", "/v2/alerts", {}, 200, "ListAlertsResponse"),
@@ -127,51 +174,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
             202,
             "SuccessResponse",
         )
-        for method, action, template, options in [
-            ("PUT", "message", "/v2/alerts/{identifier}/message", {"json": {"message": "New"}}),
-            (
-                "PUT",
-                "description",
-                "/v2/alerts/{identifier}/description",
-                {"json": {"description": "D"}},
-            ),
-            ("PUT", "priority", "/v2/alerts/{identifier}/priority", {"json": {"priority": "P4"}}),
-            ("POST", "notes", "/v2/alerts/{identifier}/notes", {"json": {"note": "Looking"}}),
-            ("POST", "tags", "/v2/alerts/{identifier}/tags", {"json": {"tags": ["x"]}}),
-            ("DELETE", "tags", "/v2/alerts/{identifier}/tags", {"params": {"tags": "disk"}}),
-            (
-                "POST",
-                "details",
-                "/v2/alerts/{identifier}/details",
-                {"json": {"details": {"a": "b"}}},
-            ),
-            ("DELETE", "details", "/v2/alerts/{identifier}/details", {"params": {"keys": "mount"}}),
-            ("POST", "unacknowledge", "/v2/alerts/{identifier}/unacknowledge", {}),
-            (
-                "POST",
-                "snooze",
-                "/v2/alerts/{identifier}/snooze",
-                {"json": {"endTime": "2099-01-01T00:00:00Z"}},
-            ),
-            (
-                "POST",
-                "assign",
-                "/v2/alerts/{identifier}/assign",
-                {"json": {"owner": {"username": "ada@example.com"}}},
-            ),
-            (
-                "POST",
-                "escalate",
-                "/v2/alerts/{identifier}/escalate",
-                {"json": {"escalation": {"name": "e"}}},
-            ),
-            (
-                "POST",
-                "responders",
-                "/v2/alerts/{identifier}/responders",
-                {"json": {"responder": {"type": "team", "name": "dba"}}},
-            ),
-        ]
+        for method, action, template, options in ACTIONS
     ],
     (
         "PUT",
