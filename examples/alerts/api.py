@@ -36,6 +36,8 @@ Endpoints::
     POST   /v2/alerts/{identifier}/assign        make a user the owner (202)
     POST   /v2/alerts/{identifier}/escalate      add an escalation as responder (202)
     POST   /v2/alerts/{identifier}/responders    add a responder (202)
+    POST   /v2/alerts/{identifier}/teams         add a team (202)
+    POST   /v2/alerts/{identifier}/actions/{name} run one of the alert's custom actions (202)
     POST   /v2/alerts/{identifier}/tags          add tags (202); DELETE ?tags=a,b removes
     POST   /v2/alerts/{identifier}/details       add details (202); DELETE ?keys=a,b removes
     POST   /v2/alerts/{identifier}/notes         add a note (202)
@@ -351,6 +353,12 @@ class ResponderIn(AlertActionIn):
     responder: RecipientIn
 
 
+class TeamIn(AlertActionIn):
+    """OpsGenie's ``AddTeamToAlertPayload``: a team by ID or name."""
+
+    team: RecipientIn
+
+
 class TagsIn(AlertActionIn):
     """OpsGenie's ``AddTagsToAlertPayload``."""
 
@@ -651,6 +659,38 @@ async def add_responder(
     )
 
 
+@action("POST", "/v2/alerts/{identifier}/teams")
+async def add_team(
+    identifier: Identifier, body: TeamIn, demo: DemoState, identifier_type: IdentifierParam = "id"
+) -> None:
+    """Accept adding a team (by ID or name) as responder."""
+    _recipient("team", body.team, ("team",))
+    added = await body.team.resolved(demo.store)
+    by = body.actor()
+    await _accept(
+        demo,
+        "Add Team",
+        lambda: demo.store.add_responder(identifier, identifier_type, added, "Added team", by),
+    )
+
+
+@action("POST", "/v2/alerts/{identifier}/actions/{actionName}")
+async def execute_custom_action(
+    identifier: Identifier,
+    action_name: Annotated[str, Path(alias="actionName", description="One of `actions`.")],
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+    body: AlertActionIn | None = None,
+) -> None:
+    """Accept running one of the alert's custom ``actions``; another one fails."""
+    by = _actor(body)
+    await _accept(
+        demo,
+        "Execute Custom Action",
+        lambda: demo.store.custom_action(identifier, identifier_type, action_name, by),
+    )
+
+
 def _listed(name: str, values: list[str]) -> list[str]:
     """Comma-separated values (``a,b`` or ``a, b``), at least one."""
     found = [part.strip() for value in values for part in value.split(",") if part.strip()]
@@ -783,22 +823,19 @@ async def list_logs(
 ) -> list[dict[str, str]]:
     """What happened to the alert (creation, every action), paged by ``offset`` cursor."""
     alert = await _alert(demo, identifier, identifier_type)
-    return page.select(await demo.store.logs_of(alert), cursor=lambda log: log["offset"])
+    return page.select(await demo.store.logs(alert), cursor=lambda log: log["offset"])
 
 
-def _update(
-    name: Literal["message", "description", "priority"], action: str
-) -> Callable[..., Awaitable[None]]:
-    """Accept setting one field, as ``PUT .../{name}`` does."""
-
-    async def update(
-        demo: Demo, identifier: str, identifier_type: IdentifierType, value: str
-    ) -> None:
-        await _accept(
-            demo, action, lambda: demo.store.update(identifier, identifier_type, name, value)
-        )
-
-    return update
+async def _update(
+    demo: Demo,
+    identifier: str,
+    identifier_type: IdentifierType,
+    name: Literal["message", "description", "priority"],
+    value: str,
+) -> None:
+    """Accept setting one field, as ``PUT .../{name}`` does: OpsGenie's ``Update <Name>``."""
+    action = f"Update {name.title()}"
+    await _accept(demo, action, lambda: demo.store.update(identifier, identifier_type, name, value))
 
 
 @action("PUT", "/v2/alerts/{identifier}/message")
@@ -812,7 +849,7 @@ async def update_message(
     message = body.message.strip()
     if not message:
         raise UnprocessableEntity(errors={"message": "Message can not be empty."})
-    await _update("message", "Update Message")(demo, identifier, identifier_type, message)
+    await _update(demo, identifier, identifier_type, "message", message)
 
 
 @action("PUT", "/v2/alerts/{identifier}/description")
@@ -823,9 +860,7 @@ async def update_description(
     identifier_type: IdentifierParam = "id",
 ) -> None:
     """Accept a new description (15,000 characters; longer is cut)."""
-    await _update("description", "Update Description")(
-        demo, identifier, identifier_type, body.description
-    )
+    await _update(demo, identifier, identifier_type, "description", body.description)
 
 
 @action("PUT", "/v2/alerts/{identifier}/priority")
@@ -840,7 +875,7 @@ async def update_priority(
         raise UnprocessableEntity(
             errors={"priority": f"should be one of [ {', '.join(PRIORITIES)} ]"}
         )
-    await _update("priority", "Update Priority")(demo, identifier, identifier_type, body.priority)
+    await _update(demo, identifier, identifier_type, "priority", body.priority)
 
 
 @router.delete(

@@ -437,7 +437,7 @@ class AlertStore:
         self.clock = clock
         self.alerts: dict[str, Alert] = {}
         self.users: dict[str, User] = {}
-        self.logs: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self.journal: dict[tuple[str, str], list[dict[str, str]]] = {}
         """(``"note"`` or ``"log"``, alert ID) → the alert's notes or log lines, oldest first."""
         self._last_tiny = 0
 
@@ -454,18 +454,18 @@ class AlertStore:
 
     async def _remove(self, alert_id: str) -> None:
         self.alerts.pop(alert_id, None)
-        self.logs.pop(("note", alert_id), None)
-        self.logs.pop(("log", alert_id), None)
+        self.journal.pop(("note", alert_id), None)
+        self.journal.pop(("log", alert_id), None)
 
     async def _append(self, kind: str, alert_id: str, entry: dict[str, str]) -> None:
         """Keep a note (``kind="note"``) or log line (``"log"``); the newest MAX_ENTRIES stay."""
-        entries = self.logs.setdefault((kind, alert_id), [])
+        entries = self.journal.setdefault((kind, alert_id), [])
         entries.append(entry)
         del entries[:-MAX_ENTRIES]
 
     async def _entries(self, kind: str, alert_id: str) -> list[dict[str, str]]:
         """An alert's notes or log lines, oldest first."""
-        return list(self.logs.get((kind, alert_id), ()))
+        return list(self.journal.get((kind, alert_id), ()))
 
     async def _next_tiny(self) -> int:
         self._last_tiny += 1
@@ -560,7 +560,7 @@ class AlertStore:
         """The alert's notes, oldest first: OpsGenie's ``AlertNote`` each."""
         return await self._entries("note", alert.id)
 
-    async def logs_of(self, alert: Alert) -> list[dict[str, str]]:
+    async def logs(self, alert: Alert) -> list[dict[str, str]]:
         """The alert's log lines, oldest first: OpsGenie's ``AlertLog`` each."""
         return await self._entries("log", alert.id)
 
@@ -758,6 +758,22 @@ class AlertStore:
             return f"{done}: {added['type']} {added['id']}"
 
         return await self._act(identifier, identifier_type, done, add, by)
+
+    async def custom_action(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        name: str,
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Run one of the alert's custom ``actions`` (an action it lacks fails)."""
+
+        def run(alert: Alert, now: datetime) -> str | None:
+            if name not in alert.actions:
+                raise Failed("Action is not available for the alert")
+            return f"Custom action {name} executed"
+
+        return await self._act(identifier, identifier_type, "Executed custom action", run, by)
 
     async def assign(
         self,

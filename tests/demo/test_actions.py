@@ -217,6 +217,28 @@ async def test_escalate_and_add_responder(api: httpx.AsyncClient, created: dict[
     assert [r["type"] for r in (await alert(api))["responders"]][-2:] == ["escalation", "team"]
 
 
+async def test_add_team(api: httpx.AsyncClient, created: dict[str, Any]) -> None:
+    """Adding a team by name adds a ``team`` responder."""
+    status = await act(api, "POST", path("teams"), json={"team": {"name": "storage"}})
+    assert status["action"] == "Add Team"
+    assert (await alert(api))["responders"][-1]["type"] == "team"
+
+
+async def test_custom_action_runs_when_the_alert_has_it(
+    api: httpx.AsyncClient, created: dict[str, Any]
+) -> None:
+    """One of the alert's ``actions`` runs (and is logged); another one fails."""
+    ran = await act(api, "POST", f"/v2/alerts/{ALIAS}/actions/Restart?identifierType=alias")
+    other = await act(api, "POST", f"/v2/alerts/{ALIAS}/actions/Reboot?identifierType=alias")
+    assert (ran["action"], ran["isSuccess"], other["isSuccess"]) == (
+        "Execute Custom Action",
+        True,
+        False,
+    )
+    logs = (await api.get(path("logs"))).json()["data"]
+    assert logs[0]["log"] == "Custom action Restart executed"
+
+
 async def test_action_note_is_added(api: httpx.AsyncClient, created: dict[str, Any]) -> None:
     """The ``note`` of any action's body is added to the alert's notes."""
     await act(api, "POST", path("close"), json={"note": "Fixed by resize"})

@@ -30,6 +30,8 @@ async def api() -> AsyncIterator[httpx.AsyncClient]:
 
 # (method, action, official path, request options): each action on the seeded alert 2.
 ACTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("POST", "teams", "/v2/alerts/{identifier}/teams", {"json": {"team": {"name": "dba"}}}),
+    ("POST", "actions/Restart", "/v2/alerts/{identifier}/actions/{actionName}", {}),
     ("PUT", "message", "/v2/alerts/{identifier}/message", {"json": {"message": "New"}}),
     (
         "PUT",

@@ -201,6 +201,15 @@ def test_escalate_and_add_responder(alerts: opsgenie_sdk.AlertApi, alias: str) -
     assert responders[2] == ("user", ADA)
 
 
+def test_add_team_and_custom_action(alerts: opsgenie_sdk.AlertApi, alias: str) -> None:
+    """A team added by name becomes a responder; a custom action of the alert runs."""
+    team = opsgenie_sdk.TeamRecipient(name="checkout")
+    added = act(alerts, alias, "add_team", opsgenie_sdk.AddTeamToAlertPayload(team=team))
+    ran = act(alerts, alias, "execute_custom_alert_action", "Restart")
+    assert (added.action, ran.action) == ("Add Team", "Execute Custom Action")
+    assert [r.type for r in current(alerts, alias).responders] == ["team", "team"]
+
+
 def test_logs_list_every_action(alerts: opsgenie_sdk.AlertApi, alias: str) -> None:
     """The alert's log starts with its creation and pages by cursor."""
     act(alerts, alias, "acknowledge_alert")
