@@ -79,6 +79,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from examples.alerts.auth import Caller, Gate
 from examples.alerts.repository import (
+    MAX_RESPONDERS,
     NO_ALERT,
     PRIORITIES,
     RESPONDER_TYPES,
@@ -321,8 +322,13 @@ class CreateAlertIn(AlertActionIn):
             details=dict(self.details or {}),
             entity=self.entity or "",
             source=self.source or default_source,
-            responders=tuple([await r.resolved(store) for r in self.responders or ()]),
-            visible_to=tuple([await r.resolved(store) for r in self.visible_to or ()]),
+            # Only the kept ones are resolved: a body of 10,000 responders costs 50 look-ups.
+            responders=tuple(
+                [await r.resolved(store) for r in (self.responders or [])[:MAX_RESPONDERS]]
+            ),
+            visible_to=tuple(
+                [await r.resolved(store) for r in (self.visible_to or [])[:MAX_RESPONDERS]]
+            ),
             actions=tuple(self.actions or ()),
             user=self.user or "",
             note=self.note or "",

@@ -32,6 +32,7 @@ from opsgenie_envelope.request_status import Outcome
 __all__ = [
     "IDENTIFIER_TYPES",
     "MAX_ENTRIES",
+    "MAX_RESPONDERS",
     "NO_ALERT",
     "PRIORITIES",
     "RESPONDER_TYPES",
@@ -96,7 +97,8 @@ _MAX_TAGS, _MAX_TAG = 20, 50
 _MAX_ACTIONS, _MAX_ACTION = 10, 50
 _MAX_DETAILS = 8000
 """Characters of all ``details`` keys and values together."""
-_MAX_RESPONDERS = 50
+MAX_RESPONDERS = 50
+"""Responders (and ``visibleTo`` entries) an alert keeps; more in a create are cut."""
 _NAMES = uuid.UUID("6c0b1d4e-8f3a-4b2c-9d5e-7a1f0e2b3c4d")
 """Namespace of the IDs the demo gives responders known only by name."""
 _INTEGRATION = {
@@ -200,8 +202,8 @@ class NewAlert:
             details=clip_details(self.details),
             entity=clip("entity", self.entity),
             source=clip("source", self.source),
-            responders=_unique(self.responders)[:_MAX_RESPONDERS],
-            visible_to=_unique(self.visible_to)[:_MAX_RESPONDERS],
+            responders=_unique(self.responders)[:MAX_RESPONDERS],
+            visible_to=_unique(self.visible_to)[:MAX_RESPONDERS],
             actions=tuple(dict.fromkeys(a[:_MAX_ACTION] for a in self.actions))[:_MAX_ACTIONS],
             user=clip("user", self.user),
             note=clip("note", self.note),
@@ -752,8 +754,8 @@ class AlertStore:
         def add(alert: Alert, now: datetime) -> str | None:
             if added in alert.responders:
                 return None
-            if len(alert.responders) >= _MAX_RESPONDERS:
-                raise Failed(f"An alert has at most {_MAX_RESPONDERS} responders")
+            if len(alert.responders) >= MAX_RESPONDERS:
+                raise Failed(f"An alert has at most {MAX_RESPONDERS} responders")
             alert.responders.append(dict(added))
             return f"{done}: {added['type']} {added['id']}"
 
