@@ -692,9 +692,11 @@ class AlertStore:
     ) -> Outcome:
         """Add (or remove) tags: 20 at most, of 50 characters each."""
 
+        gone = set(tags)
+
         def tag(alert: Alert, now: datetime) -> str | None:
             if remove:
-                kept = [t for t in alert.tags if t not in set(tags)]
+                kept = [t for t in alert.tags if t not in gone]
             else:
                 kept = clip_tags(tags, keep=alert.tags)
             if kept == alert.tags:
@@ -732,8 +734,10 @@ class AlertStore:
     ) -> Outcome:
         """Remove custom properties by key."""
 
+        gone = set(keys)
+
         def remove(alert: Alert, now: datetime) -> str | None:
-            kept = {k: v for k, v in alert.details.items() if k not in set(keys)}
+            kept = {k: v for k, v in alert.details.items() if k not in gone}
             if kept == alert.details:
                 return None
             alert.details = kept
