@@ -188,6 +188,11 @@ class RateLimit:
         install(app)
     """
 
+    __opsgenie_envelope_declaration__ = Declaration(
+        rate_limited=True, errors=(describe_error(TooManyRequests),)
+    )
+    """As a FastAPI dependency, the limit's routes are documented with its 429 and headers."""
+
     def __init__(
         self,
         limit: str,
@@ -249,11 +254,6 @@ class RateLimit:
         # Storage health: shared by all requests, like a connection pool's state.
         self._down_until = 0.0
         self._outage = OutageLog(f"rate limit {name!r}")
-
-    @property
-    def __opsgenie_envelope_declaration__(self) -> Declaration:
-        """As a FastAPI dependency, the limit's routes are documented with its headers."""
-        return Declaration(rate_limited=True, errors=(describe_error(TooManyRequests),))
 
     def __repr__(self) -> str:
         limits = ";".join(str(item) for item in self.items)

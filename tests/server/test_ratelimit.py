@@ -6,11 +6,14 @@ from typing import Any
 
 import anyio
 import pytest
-from starlette.requests import HTTPConnection
+from fastapi import Depends, FastAPI
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware
+from opsgenie_envelope.fastapi import install, rate_limited
 from opsgenie_envelope.ratelimit import (
     RateLimit,
     RateLimitMiddleware,
@@ -19,6 +22,7 @@ from opsgenie_envelope.ratelimit import (
     digest,
 )
 from tests.support.asgi import call_asgi, make_client, make_scope
+from tests.support.openapi_check import assert_documented
 from tests.support.stateful import (
     key,
     limited_fastapi,
@@ -93,6 +97,40 @@ async def test_middleware_answers_under_the_limit_say_ok() -> None:
         "x-ratelimit-reason": "API_KEY",
         "x-ratelimit-period-in-sec": "3600",
     }
+
+
+async def test_dependency_documents_its_headers() -> None:
+    """``Depends(limit)`` documents the 429 and, on the 200, the headers of the OK state;
+    the answers are what the document says."""
+    app = limited_fastapi(RateLimit("1/minute"))
+    doc = app.openapi()
+    responses = doc["paths"]["/alerts"]["get"]["responses"]
+    assert {"X-RateLimit-State", "X-RateLimit-Reason", "X-RateLimit-Period-In-Sec"} <= set(
+        responses["200"]["headers"]
+    )
+    assert "429" in responses
+    async with make_client(app, headers=ALICE) as client:
+        for _ in range(2):
+            assert_documented(doc, "/alerts", await client.get("/alerts"))
+
+
+def test_documented_on_routes_of_a_checking_dependency() -> None:
+    """``fastapi.rate_limited`` documents a dependency that calls ``check`` itself."""
+    limit = RateLimit("5/minute")
+
+    @rate_limited
+    async def checked(request: Request, response: Response) -> None:
+        await limit.check(request, response)
+
+    app = FastAPI()
+
+    @app.get("/alerts", dependencies=[Depends(checked)])
+    async def alerts() -> dict[str, int]:
+        return {"count": 5}
+
+    install(app)
+    headers = app.openapi()["paths"]["/alerts"]["get"]["responses"]["200"]["headers"]
+    assert "X-RateLimit-State" in headers
 
 
 async def test_unlimited_requests_carry_no_state() -> None:
