@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from opsgenie_envelope import EnvelopeMiddleware, _negotiation, _request_id, uuid4_hex
-from opsgenie_envelope._render import format_took
 from opsgenie_envelope._exchange import SPLICE_COPY_LIMIT
+from opsgenie_envelope._render import format_took
 from tests.support.apps import starlette_app
 from tests.support.asgi import call_asgi, header
 
