@@ -332,7 +332,7 @@ class _RetryAfterMixin(ApiError):
         super().__init__(message, errors=errors, headers=headers, code=code)
         self.retry_after: int | None = None
         if retry_after is not None:
-            seconds = check_seconds("retry_after", retry_after)
+            seconds = check_seconds("retry_after", retry_after, zero=True)
             self.retry_after = max(1, math.ceil(seconds))
             self.headers[RETRY_AFTER_HEADER] = str(self.retry_after)
 

@@ -68,14 +68,14 @@ def check_int(
     return number
 
 
-def check_seconds(name: str, value: object, *, positive: bool = False) -> float:
-    """``value`` when it is a finite number of seconds, at least 0 (above 0 if ``positive``)."""
+def check_seconds(name: str, value: object, *, zero: bool = False) -> float:
+    """``value`` as a float when it is a positive, finite number of seconds (or 0, if ``zero``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {_got(value)}")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a finite, {kind} number of seconds, got {value!r}")
-    return value
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        kind = "non-negative" if zero else "positive"
+        raise ValueError(f"{name} must be a {kind}, finite number of seconds, got {value!r}")
+    return float(value)
 
 
 def check_choice(name: str, value: T, choices: Collection[T]) -> T:

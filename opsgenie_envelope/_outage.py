@@ -9,11 +9,10 @@ minute while it lasts, and says when the store answers again.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping
 
-__all__ = ["REDIS_OPTIONS", "WARNING_INTERVAL", "OutageLog", "check_seconds"]
+__all__ = ["REDIS_OPTIONS", "WARNING_INTERVAL", "OutageLog"]
 
 logger = logging.getLogger("opsgenie_envelope")
 
@@ -22,15 +21,6 @@ REDIS_OPTIONS: Mapping[str, float] = {"socket_connect_timeout": 1.0, "socket_tim
 
 WARNING_INTERVAL = 60.0
 """Seconds between two warnings about the same unreachable store."""
-
-
-def check_seconds(name: str, value: object) -> float:
-    """``value`` as a positive, finite number of seconds; ``TypeError``/``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive, finite number of seconds")
-    return float(value)
 
 
 class OutageLog:

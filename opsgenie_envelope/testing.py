@@ -26,13 +26,13 @@ a test asks for ``stable_envelopes``. Nothing here imports pytest, httpx or a te
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ._context import current_scope
 from ._middleware import injected
+from ._options import check_int, check_seconds
 
 __all__ = ["StableEnvelopes", "request_id", "stable_envelopes"]
 
@@ -46,9 +46,7 @@ def request_id(n: int) -> str:
     A UUID4-shaped string, so it passes the same checks as a real ID:
     ``request_id(1) == "00000000-0000-4000-8000-000000000001"``.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < _LIMIT:
-        raise ValueError(f"n must be an int from 1 to {_LIMIT - 1}, got {n!r}")
-    return _TEMPLATE.format(n)
+    return _TEMPLATE.format(check_int("n", n, minimum=1, maximum=_LIMIT - 1))
 
 
 class StableEnvelopes:
@@ -94,11 +92,8 @@ def stable_envelopes(*, took: float = 0.0, first: int = 1) -> Iterator[StableEnv
     Yields the :class:`StableEnvelopes` that records the IDs issued. Process-wide, as time and
     randomness are: do not use it in tests that run at the same time in one process.
     """
-    if isinstance(took, bool) or not isinstance(took, (int, float)) or not math.isfinite(took):
-        raise TypeError("took must be a finite number of seconds")
-    if took < 0:
-        raise ValueError("took must not be negative")
-    request_id(first)  # checks ``first``
-    state = StableEnvelopes(round(float(took), 3), first)
+    seconds = check_seconds("took", took, zero=True)
+    check_int("first", first, minimum=1, maximum=_LIMIT - 1)
+    state = StableEnvelopes(round(seconds, 3), first)
     with injected(state.next_id, state.clock):
         yield state

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._outage import REDIS_OPTIONS, check_seconds
+from .._options import check_seconds, check_type
+from .._outage import REDIS_OPTIONS
 from ._status import LOST, RequestStatus
 from ._store import DEFAULT_TTL, RequestStore, StoreUnavailable
 
@@ -115,9 +116,7 @@ class RedisRequestStore(RequestStore):
                 'RedisRequestStore needs redis-py: pip install "opsgenie-envelope[redis]"'
             ) from exc
         self.ttl = check_seconds("ttl", ttl)
-        if not isinstance(key_prefix, str):
-            raise TypeError("key_prefix must be a str")
-        self.key_prefix = key_prefix
+        self.key_prefix = check_type("key_prefix", key_prefix, str, "a str")
         if (url is None) == (client is None):
             raise TypeError("give RedisRequestStore either a url or a client")
         if client is not None:
