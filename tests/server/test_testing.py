@@ -163,3 +163,58 @@ def test_pytest_plugin_gives_the_fixture(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_stable_envelopes_injects_instead_of_patching() -> None:
+    """Inside the block no module global changes: ``uuid4_hex`` called by an app stays random."""
+    from opsgenie_envelope import _request_id, uuid4_hex
+
+    pop = _request_id._pop
+    with stable_envelopes(), TestClient(APP) as client:
+        assert _request_id._pop is pop
+        assert uuid4_hex() != request_id(1)
+        assert client.get("/v2/alerts/1").json()["requestId"] == request_id(1)
+
+
+def test_an_app_built_inside_the_block_is_stable_then_its_own_again() -> None:
+    """A middleware made inside the block takes its IDs; after it, fresh UUID4s again."""
+    with stable_envelopes():
+        app = _app()
+        with TestClient(app) as client:
+            inside = client.get("/v2/alerts/1").json()["requestId"]
+    with TestClient(app) as client:
+        after = client.get("/v2/alerts/1").json()["requestId"]
+    assert inside == request_id(1)
+    assert after != request_id(2)
+    assert is_valid_request_id(after)
+
+
+def test_a_custom_generator_keeps_its_ids_inside_the_block() -> None:
+    """``generator=`` given to the middleware wins over the block's IDs; ``took`` is fixed."""
+    app = FastAPI()
+    install(app, generator=lambda: "custom-id")
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"pong": True}
+
+    with stable_envelopes(took=0.25) as stable, TestClient(app) as client:
+        body = client.get("/ping").json()
+    assert (body["requestId"], body["took"]) == ("custom-id", 0.25)
+    assert stable.issued == []
+
+
+def test_the_clock_option_measures_took() -> None:
+    """``took`` is the clock's reading when the answer starts minus its reading on arrival."""
+    readings = iter([100.0, 100.302])
+    app = FastAPI()
+    install(app, clock=lambda: next(readings))
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"pong": True}
+
+    with TestClient(app) as client:
+        response = client.get("/ping")
+    assert response.json()["took"] == 0.302
+    assert response.headers["x-response-time"] == "0.302"
