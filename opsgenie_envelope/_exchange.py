@@ -85,7 +85,8 @@ _OPAQUE = frozenset(
 )
 # Replaced when an answer is re-rendered as an envelope (the body is new JSON).
 _REPLACED = frozenset({b"content-type", b"content-encoding"})
-_JSON_HEADERS = (b"content-type", b"application/json")
+_JSON = b"application/json"
+_JSON_HEADERS = (b"content-type", _JSON)
 _JSON_ENDS = frozenset(bytes([b]) for b in JSON_LAST_BYTES)
 _CONTROL = dict.fromkeys(range(32), " ") | {127: " "}
 
@@ -163,7 +164,7 @@ class Exchange:
         self.pending: tuple[ApiError, Headers] | None = None
         self.replay: str | None = None
         # Served again as sent, at the other path: the app may change its scope.
-        self.snapshot: Scope | None = dict(scope) if owner.config.ignore_trailing_slash else None
+        self.snapshot: Scope | None = dict(scope) if owner.slashes else None
 
     async def run(self, receive: Receive) -> None:
         """Serve the request: call the app, answer what it left unanswered, render exceptions."""
@@ -282,7 +283,7 @@ class Exchange:
             self.finish(message, headers, length)
             return True
         if status < 300:
-            json = content_type == _JSON_HEADERS[1] or is_json_media_type(content_type)
+            json = content_type == _JSON or is_json_media_type(content_type)
             if not json or opaque or status == 206:
                 self.finish(message, headers, length)
                 return True

@@ -112,6 +112,7 @@ class EnvelopeMiddleware:
         self.scan_headers = cfg.negotiate or cfg.trust_incoming_id or cfg.require_json_body
         # Start-up checks of the integrations; only the hooks they override are called.
         self.on_request, self.on_exception = prepare_integrations(cfg.integrations, app)
+        self.slashes = cfg.ignore_trailing_slash
         self._ids: RequestIdPolicy
         self.issue: Callable[[], str]
         self.clock: Clock
@@ -164,7 +165,8 @@ class EnvelopeMiddleware:
                 has_body = value.strip() not in (b"", b"0")
             elif name == b"transfer-encoding":
                 has_body = True
-        request_id = self._ids.accept(incoming)
+        # No header: a fresh ID, without the trust policy's call (the common case).
+        request_id = self.issue() if incoming is None else self._ids.accept(incoming)
         if excluded:
             return request_id, None
         if cfg.negotiate and accept is not None and not accepts_json(accept):
