@@ -154,3 +154,30 @@ async def test_rendered_errors_leave_no_reference_cycles() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v2/alerts/1", 200),  # Splice, one whole body
+        ("/r/stream", 200),  # Splice, a stream
+        ("/r/html", 200),  # PassThrough
+        ("/r/text-error", 402),  # CaptureError
+        ("/nowhere", 404),  # CaptureError, the router's answer
+        ("/r/not-json", 500),  # Splice answering 500
+    ],
+)
+async def test_every_body_handler_leaves_no_reference_cycles(path: str, status: int) -> None:
+    """Whatever handler the exchange picks, the request's objects are freed at once."""
+    app = starlette_app()
+    await call_asgi(app, path)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(10):
+            sent = await call_asgi(app, path)
+            assert sent[0]["status"] == status
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
