@@ -30,7 +30,11 @@ DEFAULT_TTL = 86_400.0
 
 
 class StoreUnavailable(Exception):
-    """The store cannot be reached (Redis down, timed out); the text says why, without secrets."""
+    """The store cannot be reached (Redis down, timed out); the text says why, without secrets.
+
+    A server-side failure between a store and its tracker: no ``ApiError`` (the tracker turns
+    it into ``ServiceUnavailable``, a 503 with ``Retry-After``) and no client failure.
+    """
 
 
 class RequestStore(ABC):
