@@ -142,20 +142,20 @@ class Exchange:
 
     def __init__(self, owner: EnvelopeMiddleware, scope: Scope, send: Send) -> None:
         self.owner = owner
-        self.started_at = owner.clock()
+        self.started_at = owner._clock()
         self.scope = scope
         self.downstream = send
         path: str = scope["path"]
         root: str | None = scope.get("root_path")
         if root and path.startswith(root):
             path = path[len(root) :]  # a mounted app's own URLs are relative to its mount
-        self.excluded = excluded = path in owner.exclude
+        self.excluded = excluded = path in owner._exclude
         request_id: str
         self.refused: ApiError | None
-        if owner.scan_headers:
-            request_id, self.refused = owner.read_headers(scope, excluded)
+        if owner._scan_headers:
+            request_id, self.refused = owner._read_headers(scope, excluded)
         else:
-            request_id, self.refused = owner.issue(), None
+            request_id, self.refused = owner._issue(), None
         scope[REQUEST_ID_KEY] = request_id
         self.request_id = request_id.encode("ascii")
         self.started = False  # http.response.start went to the server
@@ -164,7 +164,7 @@ class Exchange:
         self.pending: tuple[ApiError, Headers] | None = None
         self.replay: str | None = None
         # Served again as sent, at the other path: the app may change its scope.
-        self.snapshot: Scope | None = dict(scope) if owner.slashes else None
+        self.snapshot: Scope | None = dict(scope) if owner._slashes else None
 
     async def run(self, receive: Receive) -> None:
         """Serve the request: call the app, answer what it left unanswered, render exceptions."""
@@ -173,8 +173,8 @@ class Exchange:
         request_id: str = scope[REQUEST_ID_KEY]
         token = current_scope.set(scope)
         try:
-            if owner.on_request:
-                for hook in owner.on_request:
+            if owner._on_request:
+                for hook in owner._on_request:
                     hook(scope, request_id)
             if self.refused is not None:
                 await self.answer(self.refused)
@@ -191,8 +191,8 @@ class Exchange:
                 # Logged once, by the server that receives the re-raised exception.
                 tag_exception(exc, request_id)
                 if not self.started:
-                    if owner.on_exception:
-                        run_exception_hooks(owner.on_exception, exc, self.scope)
+                    if owner._on_exception:
+                        run_exception_hooks(owner._on_exception, exc, self.scope)
                     await self.answer(error)
                 del error
                 raise
@@ -213,7 +213,7 @@ class Exchange:
             scope["raw_path"] = raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/"
             root: str | None = scope.get("root_path")
             path = later[len(root) :] if root and later.startswith(root) else later
-            self._restart(scope, path in self.owner.exclude)
+            self._restart(scope, path in self.owner._exclude)
             current_scope.set(scope)  # reset with the request's own token when it ends
             await self.owner.app(scope, receive, self.send)
         elif self.pending is not None:
@@ -261,7 +261,7 @@ class Exchange:
 
     def _on_start(self, message: Message) -> bool:
         """Fix the start's headers and pick the body handler; tell whether it goes out now."""
-        self.took = took = format_took(self.owner.clock() - self.started_at)
+        self.took = took = format_took(self.owner._clock() - self.started_at)
         status: int = message["status"]
         headers: Headers = []
         content_type = b""
@@ -323,7 +323,7 @@ class Exchange:
         default headers (a 429's ``X-RateLimit-Reason``), the app's value is kept, once.
         """
         if not self.took:
-            self.took = format_took(self.owner.clock() - self.started_at)
+            self.took = format_took(self.owner._clock() - self.started_at)
         body = render_error(
             answer.message, self.took, self.request_id, code=answer.code, errors=answer.errors
         )

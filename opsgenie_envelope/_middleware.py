@@ -107,15 +107,15 @@ class EnvelopeMiddleware:
         check_order(app)
         # Set by the first request, which reads the app's documentation URLs (and its mounted
         # apps'): see _resolve_docs_paths.
-        self.exclude: frozenset[str] | ExcludedPaths = frozenset()
+        self._exclude: frozenset[str] | ExcludedPaths = frozenset()
         self._read_docs_paths = True
-        self.scan_headers = cfg.negotiate or cfg.trust_incoming_id or cfg.require_json_body
+        self._scan_headers = cfg.negotiate or cfg.trust_incoming_id or cfg.require_json_body
         # Start-up checks of the integrations; only the hooks they override are called.
-        self.on_request, self.on_exception = prepare_integrations(cfg.integrations, app)
-        self.slashes = cfg.ignore_trailing_slash
+        self._on_request, self._on_exception = prepare_integrations(cfg.integrations, app)
+        self._slashes = cfg.ignore_trailing_slash
         self._ids: RequestIdPolicy
-        self.issue: Callable[[], str]
-        self.clock: Clock
+        self._issue: Callable[[], str]
+        self._clock: Clock
         with _LOCK:
             self._use_sources()
             _LIVE.add(self)
@@ -129,8 +129,8 @@ class EnvelopeMiddleware:
             if generator is None:
                 generator = injected_generator
         self._ids = RequestIdPolicy(generator, cfg.trust_incoming_id, cfg.validator)
-        self.issue = self._ids.issue
-        self.clock = clock
+        self._issue = self._ids.issue
+        self._clock = clock
 
     def _resolve_docs_paths(self, scope: Scope) -> None:
         """Exclude the documentation URLs of the app served: one time, then never again.
@@ -142,10 +142,10 @@ class EnvelopeMiddleware:
         """
         app = self.app if hasattr(self.app, "openapi_url") else scope.get("app")
         docs = docs_paths(app) | mounted_docs_paths(self.app if app is None else app)
-        self.exclude = excluded_paths(self.config, docs)
+        self._exclude = excluded_paths(self.config, docs)
         self._read_docs_paths = False
 
-    def read_headers(self, scope: Scope, excluded: bool) -> tuple[str, ApiError | None]:
+    def _read_headers(self, scope: Scope, excluded: bool) -> tuple[str, ApiError | None]:
         """Read the request headers once: the request ID, and a 406/415 when they call for it."""
         cfg = self.config
         accept: bytes | None = None
@@ -166,7 +166,7 @@ class EnvelopeMiddleware:
             elif name == b"transfer-encoding":
                 has_body = True
         # No header: a fresh ID, without the trust policy's call (the common case).
-        request_id = self.issue() if incoming is None else self._ids.accept(incoming)
+        request_id = self._issue() if incoming is None else self._ids.accept(incoming)
         if excluded:
             return request_id, None
         if cfg.negotiate and accept is not None and not accepts_json(accept):
