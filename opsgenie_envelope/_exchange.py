@@ -35,8 +35,11 @@ from ._negotiation import is_json_media_type
 from ._render import (
     DATA_PREFIX,
     ENTITY_FIRST_BYTES,
+    ENVELOPE_CLOSE,
     ENVELOPE_MARK,
     JSON_LAST_BYTES,
+    REQUEST_ID_OPEN,
+    TOOK_KEY,
     chunk_end,
     continues_json_lines,
     format_took,
@@ -261,7 +264,7 @@ class Exchange:
 
     def _on_start(self, message: Message) -> bool:
         """Fix the start's headers and pick the body handler; tell whether it goes out now."""
-        self.took = took = format_took(self.owner._clock() - self.started_at)
+        self.took = format_took(self.owner._clock() - self.started_at)
         status: int = message["status"]
         headers: Headers = []
         content_type = b""
@@ -288,12 +291,8 @@ class Exchange:
                 self.finish(message, headers, length)
                 return True
             extras = self.scope.get(EXTRAS_KEY)
-            suffix = success_suffix(
-                render_extras(extras, self.owner.config.message_key) if extras else b"",
-                took,
-                self.request_id,
-            )
-            held = Splice(message, headers, length, suffix)
+            rendered = render_extras(extras, self.owner.config.message_key) if extras else b""
+            held = Splice(message, headers, length, rendered)
         elif status < 400:
             held = CaptureRedirect(message, headers, length)
         else:
@@ -405,23 +404,23 @@ class Held:
 
 
 class Splice(Held):
-    """A JSON success body: spliced between the envelope's prefix and ``suffix``, never parsed.
+    """A JSON success body: spliced between the envelope's prefix and suffix, never parsed.
 
     One whole body goes out as one message; a stream opens the envelope with its first chunk
     and closes it with its last. A body that turns out not to be one JSON value (text, JSON
     Lines) passes through; one that cannot be JSON at all is answered 500.
     """
 
-    __slots__ = ("opened", "suffix", "tail")
+    __slots__ = ("extras", "opened", "tail")
 
     def __init__(
-        self, start: Message, headers: Headers, length: bytes | None, suffix: bytes
+        self, start: Message, headers: Headers, length: bytes | None, extras: bytes
     ) -> None:
         # Written out rather than through Held.__init__: one of these is made per JSON answer.
         self.start = start
         self.headers = headers
         self.length = length
-        self.suffix = suffix  # optional keys, took, requestId and the closing brace
+        self.extras = extras  # the optional keys (message, paging, ...), rendered
         self.opened = False  # the envelope's prefix went out (streamed body)
         self.tail = b""  # an opened stream's last significant byte and what follows
 
@@ -442,7 +441,18 @@ class Splice(Held):
             if len(body) > SPLICE_COPY_LIMIT:
                 await self._send_around(exchange, message, body)
                 return
-            out = b"".join((DATA_PREFIX, body, self.suffix))  # one copy, not two
+            out = b"".join(  # one join, one copy of the body: _render.splice_whole inlined
+                (
+                    DATA_PREFIX,
+                    body,
+                    self.extras,
+                    TOOK_KEY,
+                    exchange.took,
+                    REQUEST_ID_OPEN,
+                    exchange.request_id,
+                    ENVELOPE_CLOSE,
+                )
+            )
             start = self.start
             headers = self.headers
             headers.append((b"content-length", b"%d" % len(out)))
@@ -457,9 +467,13 @@ class Splice(Held):
         else:
             await self._wrap(exchange, message, body)
 
+    def suffix(self, exchange: Exchange) -> bytes:
+        """What follows the payload: the optional keys, ``took``, ``requestId``, ``}``."""
+        return success_suffix(self.extras, exchange.took, exchange.request_id)
+
     async def _send_around(self, exchange: Exchange, message: Message, body: bytes) -> None:
         """Send a large body as prefix, the app's own message, suffix: no copy of the body."""
-        suffix = self.suffix
+        suffix = self.suffix(exchange)
         send = exchange.downstream
         await send(self.release(exchange, len(DATA_PREFIX) + len(body) + len(suffix)))
         await send({"type": "http.response.body", "body": DATA_PREFIX, "more_body": True})
@@ -473,7 +487,7 @@ class Splice(Held):
         if self.opened:
             self._check_stream(body, more)
             if not more:
-                message["body"] = body + self.suffix
+                message["body"] = body + self.suffix(exchange)
             await send(message)
             return
         if more:
@@ -487,7 +501,7 @@ class Splice(Held):
             # A stream: open the envelope now, close it with the last chunk.
             length = self.declared()
             if length is not None:
-                length += len(DATA_PREFIX) + len(self.suffix)
+                length += len(DATA_PREFIX) + len(self.suffix(exchange))
             await send(self.release(exchange, length))
             self.opened = True
             self.tail = chunk_end(body)
@@ -496,7 +510,8 @@ class Splice(Held):
             return
         if not body and exchange.scope["method"] == "HEAD" and (declared := self.declared()):
             # HEAD answered without the body: announce what the GET would send.
-            await send(self.release(exchange, declared + len(DATA_PREFIX) + len(self.suffix)))
+            size = declared + len(DATA_PREFIX) + len(self.suffix(exchange))
+            await send(self.release(exchange, size))
             await send(message)
             return
         if body.startswith(DATA_PREFIX) and ENVELOPE_MARK in body:
@@ -511,9 +526,9 @@ class Splice(Held):
             await exchange.answer(InternalServerError())
             return
         elif no_entity(body):
-            out = b"{" + self.suffix[1:]  # no entity: no data (the suffix opens with a comma)
+            out = b"{" + self.suffix(exchange)[1:]  # no entity, no data (suffix opens with ",")
         else:
-            out = b"".join((DATA_PREFIX, body, self.suffix))
+            out = b"".join((DATA_PREFIX, body, self.suffix(exchange)))
         await send(self.release(exchange, len(out)))
         message["body"] = out
         await send(message)

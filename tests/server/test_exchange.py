@@ -21,7 +21,7 @@ from opsgenie_envelope._exchange import (
     Held,
     Splice,
 )
-from opsgenie_envelope._render import success_suffix
+from opsgenie_envelope._render import splice_whole
 from tests.support.asgi import header, make_scope
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +44,9 @@ def _exchange(path: str = "/v2/alerts", **options: Any) -> tuple[Exchange, list[
     async def send(message: Message) -> None:
         sent.append(message)
 
-    return Exchange(middleware, make_scope(path), send), sent
+    exchange = Exchange(middleware, make_scope(path), send)
+    exchange.took = b"0.0"  # what the start fixes: the handlers below are given it directly
+    return exchange, sent
 
 
 def _start(status: int, content_type: bytes | None, *extra: tuple[bytes, bytes]) -> Message:
@@ -98,23 +100,31 @@ async def test_splice_wraps_one_whole_body_in_one_message() -> None:
     """One whole JSON body: one start with the final headers, the same message, spliced."""
     exchange, sent = _exchange()
     start = _start(200, b"application/json", (b"content-length", b"11"))
-    splice = Splice(start, [(b"content-type", b"application/json")], b"11", _suffix())
-    exchange.took = b"0.0"  # what the start fixed: this handler is given it directly
+    splice = Splice(start, [(b"content-type", b"application/json")], b"11", b"")
     message = _body(b'{"id":"1"}')
     await splice.send(exchange, message)
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[1] is message  # the app's message carries the envelope: no new one
     assert message["body"] == b'{"data":{"id":"1"}' + ENVELOPE_TAIL
+    assert message["body"] == splice_whole(b'{"id":"1"}', b"", b"0.0", RID.encode())
     assert header(sent[0], b"content-length") == [b"%d" % len(message["body"])]
     assert header(sent[0], b"x-request-id") == [RID.encode()]
     assert header(sent[0], b"x-response-time") == [b"0.0"]
     assert exchange.started
 
 
+async def test_splice_puts_the_optional_keys_before_took() -> None:
+    """The rendered optional keys (``message``, ...) go between the payload and ``took``."""
+    exchange, sent = _exchange()
+    splice = Splice(_start(201, b"application/json"), [], None, b',"message":"Created"')
+    await splice.send(exchange, _body(b'{"id":"1"}'))
+    assert sent[1]["body"] == b'{"data":{"id":"1"},"message":"Created"' + ENVELOPE_TAIL
+
+
 async def test_splice_opens_a_stream_and_closes_it_with_the_last_chunk() -> None:
     """A streamed JSON body: the prefix goes with the first chunk, the suffix with the last."""
     exchange, sent = _exchange()
-    splice = Splice(_start(200, b"application/json"), [], None, _suffix())
+    splice = Splice(_start(200, b"application/json"), [], None, b"")
     await splice.send(exchange, _body(b'[{"id":"1"},', more=True))
     await splice.send(exchange, _body(b'{"id":"2"}]'))
     assert header(sent[0], b"content-length") == []  # length unknown: none announced
@@ -126,7 +136,7 @@ async def test_splice_opens_a_stream_and_closes_it_with_the_last_chunk() -> None
 async def test_splice_leaves_out_data_when_there_is_no_entity() -> None:
     """A ``null`` body is no entity: the envelope has no ``data``."""
     exchange, sent = _exchange()
-    splice = Splice(_start(202, b"application/json"), [], None, _suffix())
+    splice = Splice(_start(202, b"application/json"), [], None, b"")
     await splice.send(exchange, _body(b"null"))
     assert sent[1]["body"] == b"{" + ENVELOPE_TAIL[1:]
 
@@ -134,7 +144,7 @@ async def test_splice_leaves_out_data_when_there_is_no_entity() -> None:
 async def test_splice_passes_json_lines_through() -> None:
     """A stream whose first chunk reads as JSON Lines passes through, unwrapped."""
     exchange, sent = _exchange()
-    splice = Splice(_start(200, b"application/json"), [], None, _suffix())
+    splice = Splice(_start(200, b"application/json"), [], None, b"")
     exchange.handler = splice
     first = _body(b'{"a":1}\n{"a":2}\n', more=True)
     await splice.send(exchange, first)
@@ -146,7 +156,7 @@ async def test_splice_passes_json_lines_through() -> None:
 async def test_splice_answers_500_for_a_body_that_is_not_json() -> None:
     """A whole body labelled JSON that cannot be JSON becomes a 500 error envelope."""
     exchange, sent = _exchange()
-    splice = Splice(_start(200, b"application/json"), [], None, _suffix())
+    splice = Splice(_start(200, b"application/json"), [], None, b"")
     await splice.send(exchange, _body(b"<html>oops</html>"))
     assert sent[0]["status"] == 500
     assert orjson.loads(sent[1]["body"])["message"] == "Internal Server Error"
@@ -230,7 +240,3 @@ async def test_every_held_handler_can_give_up_on_the_envelope() -> None:
 def _handler(exchange: Exchange) -> object:
     """The exchange's handler now (read again after a call that may replace it)."""
     return exchange.handler
-
-
-def _suffix() -> bytes:
-    return success_suffix(b"", b"0.0", RID.encode())
