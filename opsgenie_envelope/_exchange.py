@@ -39,7 +39,9 @@ from ._render import (
     ENVELOPE_MARK,
     JSON_LAST_BYTES,
     REQUEST_ID_OPEN,
+    ROUNDS_TO_ZERO,
     TOOK_KEY,
+    TOOK_ZERO,
     chunk_end,
     continues_json_lines,
     format_took,
@@ -264,7 +266,8 @@ class Exchange:
 
     def _on_start(self, message: Message) -> bool:
         """Fix the start's headers and pick the body handler; tell whether it goes out now."""
-        self.took = format_took(self.owner._clock() - self.started_at)
+        elapsed = self.owner._clock() - self.started_at
+        self.took = TOOK_ZERO if elapsed < ROUNDS_TO_ZERO else format_took(elapsed)
         status: int = message["status"]
         headers: Headers = []
         content_type = b""

@@ -34,7 +34,9 @@ __all__ = [
     "JSON_FIRST_BYTES",
     "JSON_LAST_BYTES",
     "REQUEST_ID_OPEN",
+    "ROUNDS_TO_ZERO",
     "TOOK_KEY",
+    "TOOK_ZERO",
     "chunk_end",
     "continues_json_lines",
     "format_took",
@@ -71,6 +73,11 @@ _MESSAGE_KEYS = {
 _EXTRA_KEYS = [(name, b"," + _key(name)) for name in EXTRA_KEYS]
 # ``took`` under one second, by milliseconds: what ``repr(round(seconds, 3))`` gives.
 _TOOK = [repr(ms / 1000).encode() for ms in range(1000)]
+TOOK_ZERO = _TOOK[0]
+"""``took`` of an answer under half a millisecond: ``0.0``."""
+ROUNDS_TO_ZERO = 0.0004999
+"""Every duration below this (in seconds, negative ones too) is ``took`` :data:`TOOK_ZERO`;
+kept clear of the half millisecond, where the rounding is left to ``round()``."""
 JSON_FIRST_BYTES = frozenset(b'{["-0123456789tfn')
 """Bytes a JSON value can start with."""
 ENTITY_FIRST_BYTES = JSON_FIRST_BYTES - frozenset(b"n")
@@ -156,6 +163,8 @@ def opens_json_lines(chunk: bytes) -> bool:
 
 def format_took(seconds: float) -> bytes:
     """Render a duration as a JSON number rounded to 3 decimals: ``0.005``, ``0.302``, ``0.0``."""
+    if seconds < ROUNDS_TO_ZERO:
+        return TOOK_ZERO  # a fast answer (or a clock that went back): no rounding to do
     if seconds > 0.0:
         ms = seconds * 1000.0
         rounded = round(ms)

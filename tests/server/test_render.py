@@ -7,6 +7,8 @@ import pytest
 
 from opsgenie_envelope._render import (
     DATA_PREFIX,
+    ROUNDS_TO_ZERO,
+    TOOK_ZERO,
     format_took,
     no_entity,
     render_error,
@@ -36,6 +38,13 @@ def _envelope(payload: bytes, extras: dict[str, object] | None = None) -> bytes:
 def test_format_took(seconds: float, expected: bytes) -> None:
     """``took`` is rounded to 3 decimals and always has a decimal point."""
     assert format_took(seconds) == expected
+
+
+@pytest.mark.parametrize("seconds", [-1.0, -0.0, 1e-9, 0.00012, 0.0004998, ROUNDS_TO_ZERO])
+def test_format_took_fast_answers(seconds: float) -> None:
+    """Below ``ROUNDS_TO_ZERO`` the shortcut gives what ``round(seconds, 3)`` gives: ``0.0``."""
+    expected = repr(round(seconds, 3) if seconds > 0.0 else 0.0).encode()
+    assert format_took(seconds) == TOOK_ZERO == expected
 
 
 def test_payload_is_spliced_as_bytes() -> None:
