@@ -158,10 +158,10 @@ class Target:
 
 
 TARGETS: tuple[Target, ...] = (
-    Target("ours vs bare Starlette, ~100 B", "tiny", "ours@tiny", 1.35),
+    Target("ours vs bare Starlette, ~100 B", "tiny", "ours@tiny", 1.30),
     Target("error path: ours vs Starlette exception handler", "error", "error-ours@tiny", 1.10),
     Target("FastAPI + ours vs bare FastAPI", "fastapi", "fastapi-ours@tiny", 1.10),
-    Target("ours vs bare, 10 KB", "10k", "ours@10k", 1.08),
+    Target("ours vs bare, 10 KB", "10k", "ours@10k", 1.05),
     Target("ours vs bare, 1 MB", "1m", "ours@1m", 1.01),
 )
 
