@@ -89,10 +89,21 @@ def test_why_tables_quote_the_published_ratios() -> None:
     assert checked >= 14
 
 
+def test_pitch_quotes_the_published_ratios() -> None:
+    """The pitch's one-line comparison quotes asgi-correlation-id's, ours and
+    BaseHTTPMiddleware's in-process ratios."""
+    pitch = _section(README.read_text(encoding="utf-8"), "pitch")
+    assert f"{ACID['~100 B']} bare Starlette's time per" in pitch
+    assert f"the whole envelope takes {OURS['~100 B']}" in pitch
+    assert f"envelope:\n{BASE_HTTP['~100 B']}" in pitch
+
+
 def test_every_ratio_quoted_is_a_published_one() -> None:
-    """No ratio in the Why page or the README's comparison is missing from the published page."""
+    """No ratio in the Why page or the README's pitch and comparison is missing from the
+    published page."""
     published = set(RATIO.findall(PERFORMANCE.read_text(encoding="utf-8")))
     quoted = set(RATIO.findall(WHY.read_text(encoding="utf-8")))
-    quoted |= set(RATIO.findall(_section(README.read_text(encoding="utf-8"), "instead")))
+    for section in ("pitch", "instead"):
+        quoted |= set(RATIO.findall(_section(README.read_text(encoding="utf-8"), section)))
     assert quoted
     assert quoted - published == set()
