@@ -8,17 +8,28 @@ counter). This module picks the key, turns a refusal into :class:`TooManyRequest
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, get_args
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
 from .. import ServiceUnavailable, TooManyRequests
-from .._outage import REDIS_OPTIONS, OutageLog, check_seconds
-from .._wire import RATE_LIMIT_REASON_PATTERN
+from .._openapi import Declaration, describe_error
+from .._options import check_seconds, check_type
+from .._outage import REDIS_OPTIONS, Backoff
+from .._redis import SCHEMES, driver_errors, parse_url, probe, timeout_of
+from .._wire import (
+    RATE_LIMIT_PERIOD_HEADER,
+    RATE_LIMIT_REASON_HEADER,
+    RATE_LIMIT_REASON_PATTERN,
+    RATE_LIMIT_STATE_HEADER,
+)
 
 try:
     from limits import RateLimitItem, parse_many
@@ -38,7 +49,20 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from ._keys import KeyFunction, by_api_key, by_client_address
 
-__all__ = ["RateLimit", "StorageErrorPolicy", "Strategy", "check_reason", "seconds_left"]
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = [
+    "UNDER_LIMIT",
+    "RateLimit",
+    "StorageErrorPolicy",
+    "Strategy",
+    "check_reason",
+    "seconds_left",
+]
+
+UNDER_LIMIT = "OK"
+"""``X-RateLimit-State`` of an answer under the limit, as OpsGenie sends it."""
 
 StorageErrorPolicy = Literal["fail-open", "fail-closed"]
 """What to do when the storage (Redis) cannot be reached: let requests through, or 503."""
@@ -62,10 +86,11 @@ _REASON = re.compile(RATE_LIMIT_REASON_PATTERN)
 
 
 def check_reason(reason: object) -> str:
-    """``reason`` if it can be an ``X-RateLimit-Reason``; ``ValueError`` otherwise."""
-    if not isinstance(reason, str) or not _REASON.fullmatch(reason):
+    """``reason`` if it can be an ``X-RateLimit-Reason``; ``TypeError``/``ValueError`` otherwise."""
+    text = check_type("reason", reason, str, "a str")
+    if not _REASON.fullmatch(text):
         raise ValueError("reason must be 1..64 characters of [A-Za-z0-9_.-], e.g. 'API_KEY'")
-    return reason
+    return text
 
 
 def seconds_left(reset_at: float, period: float) -> float:
@@ -75,10 +100,9 @@ def seconds_left(reset_at: float, period: float) -> float:
 
 
 def _items(limit: object) -> tuple[RateLimitItem, ...]:
-    if not isinstance(limit, str):
-        raise TypeError("limit must be a str such as '600/minute' or '10/second;600/minute'")
+    text = check_type("limit", limit, str, "a str such as '600/minute' or '10/second;600/minute'")
     try:
-        items = tuple(parse_many(limit))
+        items = tuple(parse_many(text))
     except ValueError:
         raise ValueError(
             f"limit must read like '600/minute' or '10/second;600/minute', got {limit!r}"
@@ -88,6 +112,44 @@ def _items(limit: object) -> tuple[RateLimitItem, ...]:
     return items
 
 
+def _topology_options(scheme: str, client_options: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``limits`` passes to the cluster or sentinel client: the cluster client retries
+    once (the call's timeout bounds it anyway), the sentinels answer within the timeouts."""
+    if scheme.endswith("+cluster"):
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        return {"retry": Retry(NoBackoff(), 1)}
+    if scheme.endswith("+sentinel"):
+        sockets = {k: v for k, v in client_options.items() if k.startswith("socket_")}
+        return {"sentinel_kwargs": sockets}
+    return {}
+
+
+def _client_storage(client: object, options: Mapping[str, Any] | None) -> Storage:
+    """A ``limits`` storage on a redis-py client's connection pool (the client's owner closes
+    it); ``TypeError`` for anything else."""
+    wrong = "storage must be a URL ('memory://', 'redis://host:6379/0'), a Storage or a Redis"
+    try:
+        from redis.asyncio import Redis, RedisCluster
+    except ImportError:
+        raise TypeError(wrong) from None
+    if isinstance(client, RedisCluster):
+        raise TypeError(
+            "storage: limits cannot count on a RedisCluster client it did not make; "
+            "name the cluster as redis+cluster://host:port,host:port"
+        )
+    if not isinstance(client, Redis):
+        raise TypeError(wrong)
+    if options:
+        raise TypeError("storage_options apply to a storage URL, not to a client")
+    settings: dict[str, Any] = {"implementation": "redispy", "wrap_exceptions": True}
+    settings["connection_pool"] = client.connection_pool  # limits' redis-py client shares it
+    made = storage_from_string("async+redis://", **settings)
+    assert isinstance(made, Storage)
+    return made
+
+
 def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storage, Any]:
     """The ``limits`` storage for ``storage``, and the redis-py pool made for it (or ``None``)."""
     if isinstance(storage, Storage):
@@ -95,7 +157,9 @@ def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storag
             raise TypeError("storage_options apply to a storage URL, not to a storage object")
         return storage, None
     if not isinstance(storage, str):
-        raise TypeError("storage must be a URL ('memory://', 'redis://host:6379/0') or a Storage")
+        return _client_storage(storage, options), None
+    if storage.removeprefix("async+").startswith(SCHEMES):  # one syntax for every feature
+        parse_url(storage.removeprefix("async+"), "storage")
     if storage.startswith("unix://"):  # redis-py's name for a Redis socket
         storage = "redis+unix://" + storage.removeprefix("unix://")
     url = storage if storage.startswith("async+") else f"async+{storage}"
@@ -111,10 +175,12 @@ def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storag
             except ImportError:
                 raise ImportError(_NO_REDIS) from None
             raw = url.removeprefix("async+").replace("redis+unix://", "unix://", 1)
+            probe(raw, client_options)  # a cluster node named by redis:// is refused here
             pool = ConnectionPool.from_url(raw, **client_options)
             settings["connection_pool"] = pool
         else:
             settings.update(client_options)
+            settings.update(_topology_options(scheme, client_options))
     else:
         settings.update(options or {})
     try:
@@ -140,8 +206,12 @@ class RateLimit:
         limit: ``limits`` notation: ``"600/minute"``, ``"100 per 10 seconds"``, or several
             at once, ``"10/second;600/minute"`` (every one must allow the request).
         storage: ``"memory://"`` (this process only, the default), ``"redis://host:6379/0"``
-            (shared by every process and host using it; also ``rediss://``,
-            ``redis+sentinel://``, ``redis+cluster://``), or a ``limits.aio.storage.Storage``.
+            (shared by every process and host using it; also ``rediss://``, ``unix://``,
+            ``redis+sentinel://host:26379,host:26380/service``,
+            ``redis+cluster://host:7000,host:7001``), a ``limits.aio.storage.Storage``, or
+            a ``redis.asyncio.Redis`` (also ``Sentinel(...).master_for(...)``; its owner
+            closes it).
+            A ``redis://`` URL that reaches a cluster node is refused (``ValueError``).
         strategy: ``"fixed-window"`` (default), ``"moving-window"`` or
             ``"sliding-window-counter"``.
         key: who a request counts against: ``"api_key"`` (the hashed ``GenieKey``, else the
@@ -157,7 +227,8 @@ class RateLimit:
         storage_retry_after: seconds the storage is left alone after an error (the policy
             applies meanwhile, without waiting on it); the 503's ``Retry-After``.
         storage_options: keyword arguments for the storage (Redis: the redis-py client's,
-            e.g. ``{"socket_timeout": 0.2}``; default timeouts are 1 s).
+            e.g. ``{"socket_timeout": 0.2}``; default timeouts are 1 s, and
+            ``socket_timeout`` bounds each check, the driver's retries included).
 
     Example::
 
@@ -170,11 +241,16 @@ class RateLimit:
         install(app)
     """
 
+    __opsgenie_envelope_declaration__ = Declaration(
+        rate_limited=True, errors=(describe_error(TooManyRequests),)
+    )
+    """As a FastAPI dependency, the limit's routes are documented with its 429 and headers."""
+
     def __init__(
         self,
         limit: str,
         *,
-        storage: str | Storage = "memory://",
+        storage: str | Storage | Redis = "memory://",
         strategy: Strategy = "fixed-window",
         key: Literal["api_key", "address"] | KeyFunction = "api_key",
         reason: str | None = None,
@@ -195,7 +271,7 @@ class RateLimit:
         else:
             raise TypeError("key must be 'api_key', 'address' or a function of the request")
         self.reason = check_reason(default_reason if reason is None else reason)
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not _NAME.fullmatch(check_type("name", name, str, "a str")):
             raise ValueError("name must be 1..64 characters of [A-Za-z0-9_.:-]")
         self.name = name
         if on_storage_error not in get_args(StorageErrorPolicy):
@@ -205,9 +281,10 @@ class RateLimit:
             )
         self.on_storage_error = on_storage_error
         self.storage_retry_after = check_seconds("storage_retry_after", storage_retry_after)
-        if storage_options is not None and not isinstance(storage_options, Mapping):
-            raise TypeError("storage_options must be a mapping of keyword arguments")
+        if storage_options is not None:
+            check_type("storage_options", storage_options, Mapping, "a mapping of keywords")
         self.storage, self._pool = _storage(storage, storage_options)
+        self._owned = isinstance(storage, str)  # made from a URL: aclose closes its clients
         try:
             self._limiter = _STRATEGIES[strategy](self.storage)
         except NotImplementedError:
@@ -216,12 +293,24 @@ class RateLimit:
             ) from None
         self.strategy = strategy
         self._errors: tuple[type[BaseException], ...] = (StorageError, OSError, TimeoutError)
+        self._timeout: float | None = None
         if not isinstance(self.storage, MemoryStorage):  # a given storage may not wrap errors
             base = self.storage.base_exceptions
             self._errors += base if isinstance(base, tuple) else (base,)
+            if not isinstance(storage, Storage):  # Redis: every driver failure, one timeout
+                self._errors += driver_errors()
+                self._timeout = timeout_of(storage_options)
+        # OpsGenie's headers on answers under the limit: the first limit's period.
+        self.ok_headers: Mapping[str, str] = MappingProxyType(
+            {
+                RATE_LIMIT_STATE_HEADER: UNDER_LIMIT,
+                RATE_LIMIT_REASON_HEADER: self.reason,
+                RATE_LIMIT_PERIOD_HEADER: str(self.items[0].get_expiry()),
+            }
+        )
+        """``X-RateLimit-State: OK`` with the reason and period, for answers under the limit."""
         # Storage health: shared by all requests, like a connection pool's state.
-        self._down_until = 0.0
-        self._outage = OutageLog(f"rate limit {name!r}")
+        self._health = Backoff(f"rate limit {name!r}", self.storage_retry_after)
 
     def __repr__(self) -> str:
         limits = ";".join(str(item) for item in self.items)
@@ -231,68 +320,79 @@ class RateLimit:
         """Close the Redis connections of a storage this limit made from a URL.
 
         Call it when the app stops (FastAPI's lifespan). It closes the connection pool made
-        for a ``redis://``, ``rediss://`` or ``unix://`` URL; a ``redis+sentinel://`` or
-        ``redis+cluster://`` storage keeps the clients ``limits`` made for it, and a storage
-        object passed in is left to its owner.
+        for a ``redis://``, ``rediss://`` or ``unix://`` URL, and the clients ``limits`` made
+        for a ``redis+sentinel://`` (master, replica, sentinels) or ``redis+cluster://`` URL;
+        a storage object passed in is left to its owner.
         """
         if self._pool is not None:
             await self._pool.aclose()
+        if self._timeout is None or self._pool is not None or not self._owned:
+            return
+        bridge = getattr(self.storage, "bridge", None)
+        made = [getattr(bridge, "storage", None), getattr(bridge, "storage_replica", None)]
+        made += list(getattr(getattr(bridge, "sentinel", None), "sentinels", []))
+        for client in made:
+            if client is not None:
+                await client.aclose()
 
-    async def __call__(self, connection: HTTPConnection) -> None:
+    async def __call__(self, connection: HTTPConnection, response: Response) -> None:
         """The FastAPI dependency: ``Depends(limit)`` checks every HTTP request of a route.
 
-        Websocket routes under an app-wide ``Depends(limit)`` connect uncounted, as with
-        :class:`RateLimitMiddleware`.
+        An answer under the limit carries :attr:`ok_headers`. Websocket routes under an
+        app-wide ``Depends(limit)`` connect uncounted, as with :class:`RateLimitMiddleware`.
         """
         if connection.scope["type"] == "http":
-            await self.check(connection)
+            await self.check(connection, response)
 
-    async def check(self, connection: HTTPConnection) -> None:
+    async def check(self, connection: HTTPConnection, response: Response | None = None) -> bool:
         """Count the request under its key; raise ``TooManyRequests`` when over the limit.
 
-        A key function returning ``None`` leaves the request unlimited.
+        Returns whether the request was counted under the limit; then ``response`` (FastAPI's
+        ``Response`` parameter, whose headers go on the answer), when given, gets
+        :attr:`ok_headers`. A key function returning ``None`` leaves the request unlimited
+        (``False``, no headers), as does a storage outage under ``"fail-open"``.
         """
         key = self._key(connection)
         if inspect.isawaitable(key):
             key = await key
         if key is None:
-            return
+            return False
         if not isinstance(key, str) or not key:
             raise TypeError("a rate-limit key function must return a non-empty str or None")
-        await self.hit(key)
+        counted = await self.hit(key)
+        if counted and response is not None:
+            response.headers.update(self.ok_headers)
+        return counted
 
-    async def hit(self, key: str) -> None:
+    async def hit(self, key: str) -> bool:
         """Count one request under ``key`` (used as given: digest secrets first).
 
-        Raises ``TooManyRequests`` when the key is over the limit, ``ServiceUnavailable``
-        when the storage is down and the policy is ``"fail-closed"``.
+        Returns ``True`` when counted under the limit, ``False`` when the storage could not
+        count it (``"fail-open"``). Raises ``TooManyRequests`` when the key is over the
+        limit, ``ServiceUnavailable`` when the storage is down and the policy is
+        ``"fail-closed"``.
         """
-        if self._down_until and time.monotonic() < self._down_until:
+        if self._health.waiting():
             self._storage_down(None)
-            return
+            return False
         try:
-            for item in self.items:
-                if not await self._limiter.hit(item, self.name, key):
-                    stats = await self._limiter.get_window_stats(item, self.name, key)
-                    period = item.get_expiry()
-                    wait = seconds_left(stats.reset_time, period)
-                    raise TooManyRequests(retry_after=wait, reason=self.reason, period=period)
+            async with asyncio.timeout(self._timeout):
+                for item in self.items:
+                    if not await self._limiter.hit(item, self.name, key):
+                        stats = await self._limiter.get_window_stats(item, self.name, key)
+                        period = item.get_expiry()
+                        wait = seconds_left(stats.reset_time, period)
+                        raise TooManyRequests(retry_after=wait, reason=self.reason, period=period)
         except self._errors as exc:
             self._storage_down(exc)
-            return
-        if self._down_until:
-            self._down_until = 0.0
-            self._outage.recovered()
+            return False
+        self._health.succeeded()
+        return True
 
     def _storage_down(self, exc: BaseException | None) -> None:
         """Apply the policy: return (fail open) or raise ``ServiceUnavailable``."""
-        now = time.monotonic()
         if exc is not None:
-            self._down_until = now + self.storage_retry_after
             policy = "requests pass unchecked" if self.on_storage_error == "fail-open" else "503"
-            self._outage.failed(
-                getattr(exc, "storage_error", exc),
-                f"{policy} for the next {self.storage_retry_after:g} s",
-            )
+            self._health.failed(getattr(exc, "storage_error", exc), policy)
         if self.on_storage_error == "fail-closed":
-            raise ServiceUnavailable(retry_after=max(self._down_until - now, 1.0))
+            raise ServiceUnavailable(retry_after=max(self._health.waiting(), 1.0))
