@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from opsgenie_envelope import NotFound, Page, Pager
+from opsgenie_envelope import client as client_errors
 from opsgenie_envelope.client import Client, TestClientTransport
 from opsgenie_envelope.fastapi import install
 
@@ -64,7 +65,7 @@ def test_sync_client_reads_envelopes_through_the_test_client() -> None:
     """``Client(transport=TestClientTransport(app))`` gets envelopes and raises errors."""
     with Client(transport=TestClientTransport(_app()), base_url=BASE, retry=None) as client:
         alert = client.get("/v2/alerts/1")
-        with pytest.raises(NotFound, match="Alert does not exist") as missing:
+        with pytest.raises(client_errors.NotFound, match="Alert does not exist") as missing:
             client.get("/v2/alerts/missing")
     assert alert.data["id"] == "1"
     assert alert.request_id == alert.headers["x-request-id"]

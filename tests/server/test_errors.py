@@ -168,6 +168,14 @@ def test_repr_names_class_and_status() -> None:
     assert repr(NotFound("x")) == "NotFound('x', status_code=404)"
 
 
+@pytest.mark.parametrize("name", ["request_id", "took", "response"])
+def test_server_errors_have_no_client_attributes(name: str) -> None:
+    """What the client reads (request ID, time, response) is no attribute of the server's tree."""
+    for cls in (ApiError, NotFound, TooManyRequests):
+        assert not hasattr(cls, name), cls
+        assert not hasattr(cls(), name), cls
+
+
 def test_unprocessable_body_fields_keep_opsgenie_wording() -> None:
     """Body fields alone answer OpsGenie's ``Request body is not processable`` text."""
     error = UnprocessableEntity.at(body={"priority": "should be one of [ P1, P2 ]"})
