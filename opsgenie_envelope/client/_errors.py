@@ -44,6 +44,8 @@ Each twin ``X`` derives from ``opsgenie_envelope.X`` and from the twin of ``X``'
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from .. import _errors as server
@@ -91,6 +93,21 @@ class RequestFailed(Exception):
     :class:`RetriesExhausted`, :class:`PagingError`. Connection failures that are not
     retried stay httpx's own ``httpx.TransportError``.
     """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from ``args`` and the attributes, not by calling ``__init__`` again: the
+        # client's failures take other arguments than the message, yet pickle (to a worker
+        # process, a log queue) like any exception.
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(
+    cls: type[RequestFailed], args: tuple[Any, ...], state: dict[str, Any]
+) -> RequestFailed:
+    """An unpickled client error: ``args`` and attributes restored, ``__init__`` not run."""
+    error = cls.__new__(cls, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ApiError(server.ApiError, RequestFailed):

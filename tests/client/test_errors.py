@@ -177,6 +177,28 @@ def test_a_client_error_survives_pickling() -> None:
     assert copy.headers["content-type"] == "application/json"
 
 
+def test_the_client_own_failures_survive_pickling() -> None:
+    """``NotAnEnvelope``, ``RetriesExhausted`` and ``PagingError`` unpickle with their fields."""
+    request = httpx.Request("GET", "https://api.example.com/v2/alerts")
+    response = httpx.Response(502, text="<html>Bad Gateway</html>", request=request)
+    not_envelope = NotAnEnvelope(response)
+    failures: list[RequestFailed] = [
+        not_envelope,
+        RetriesExhausted(3, 1.5, not_envelope, "attempts used up"),
+        PagingError("too many pages", pages=10, next_url="https://elsewhere.example.com/"),
+    ]
+    for failure in failures:
+        copy = pickle.loads(pickle.dumps(failure))
+        assert type(copy) is type(failure)
+        assert (str(copy), copy.args) == (str(failure), failure.args)
+        assert vars(copy).keys() == vars(failure).keys()
+    exhausted = pickle.loads(pickle.dumps(failures[1]))
+    assert isinstance(exhausted, RetriesExhausted)
+    assert (exhausted.attempts, exhausted.elapsed) == (3, 1.5)
+    assert isinstance(exhausted.last_error, NotAnEnvelope)
+    assert exhausted.last_error.excerpt == not_envelope.excerpt
+
+
 def test_the_docstring_tree_names_every_client_error() -> None:
     """The tree at the top of the client's ``_errors`` lists each exception it exports."""
     from opsgenie_envelope.client import _errors
