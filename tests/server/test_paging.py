@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 import opsgenie_envelope
 from opsgenie_envelope import EnvelopeMiddleware, Expander, Expansion, Page, Pager, paged
 from opsgenie_envelope._paging import paging_links
+from opsgenie_envelope.fastapi import query
 from tests.support.asgi import make_client
 
 pytestmark = pytest.mark.anyio
@@ -104,24 +105,24 @@ def starlette_app() -> ASGIApp:
 
 
 def fastapi_app() -> FastAPI:
-    """The list routes in FastAPI: ``Depends(pager.query)`` and ``page.items(...)``."""
+    """The list routes in FastAPI: ``Depends(query(pager))`` and ``page.items(...)``."""
     app = FastAPI()
     app.add_middleware(EnvelopeMiddleware)
 
     @app.get("/v2/items")
-    async def items(page: Annotated[Page, Depends(ITEM_PAGES.query)]) -> list[dict[str, Any]]:
+    async def items(page: Annotated[Page, Depends(query(ITEM_PAGES))]) -> list[dict[str, Any]]:
         return page.items(rows_of(page), total=len(ITEMS))
 
     @app.get("/v2/feed")
-    async def feed(page: Annotated[Page, Depends(ITEM_PAGES.query)]) -> list[dict[str, Any]]:
+    async def feed(page: Annotated[Page, Depends(query(ITEM_PAGES))]) -> list[dict[str, Any]]:
         return page.items(rows_of(page))
 
     @app.get("/v2/params")
-    async def params(page: Annotated[Page, Depends(ITEM_PAGES.query)]) -> dict[str, Any]:
+    async def params(page: Annotated[Page, Depends(query(ITEM_PAGES))]) -> dict[str, Any]:
         return params_of(page)
 
     @app.get("/v2/free-params")
-    async def free_params(page: Annotated[Page, Depends(FREE_PAGES.query)]) -> dict[str, Any]:
+    async def free_params(page: Annotated[Page, Depends(query(FREE_PAGES))]) -> dict[str, Any]:
         return params_of(page)
 
     @app.get("/v2/helper")
@@ -131,13 +132,13 @@ def fastapi_app() -> FastAPI:
         )
 
     @app.get("/v2/dated")
-    async def dated(page: Annotated[Page, Depends(FREE_PAGES.query)]) -> Response:
+    async def dated(page: Annotated[Page, Depends(query(FREE_PAGES))]) -> Response:
         return page.response(DATED, response_class=OrjsonResponse)
 
     @app.get("/v2/expanded")
     async def expanded(
-        page: Annotated[Page, Depends(ITEM_PAGES.query)],
-        expansion: Annotated[Expansion, Depends(ITEM_EXPAND.query)],
+        page: Annotated[Page, Depends(query(ITEM_PAGES))],
+        expansion: Annotated[Expansion, Depends(query(ITEM_EXPAND))],
     ) -> list[dict[str, Any]]:
         return page.items(await expansion.apply(rows_of(page)), total=len(ITEMS))
 
