@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
