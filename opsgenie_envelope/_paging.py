@@ -123,6 +123,9 @@ def paging_links(
     root = check_base_url(base_url) or ""
     request_url = url if isinstance(url, URL) else URL(url)
     path = quote(request_url.path or "/", safe=_PATH_SAFE)  # headers carry ASCII only
+    if not root and path.startswith("//"):
+        # "//host/x" would be a link to another host: "/.//host/x" resolves to this one's path.
+        path = "/." + path
     if len(path) > MAX_LINK_LENGTH:
         return {}
     kept: list[tuple[str, str]] = []

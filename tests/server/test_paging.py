@@ -445,6 +445,21 @@ def test_links_are_header_safe_for_any_path() -> None:
     assert links["next"] == "/v2/a%20b%22%3C%C3%A4%3E?q=%0D%0A&offset=5&limit=5"
 
 
+def test_a_path_starting_with_two_slashes_stays_on_the_host() -> None:
+    """``GET //attacker.example/x`` links to a path of this host, never to that one."""
+    headers = [(b"host", b"api.example.com")]
+    scope = {
+        "type": "http",
+        "path": "//attacker.example/x",
+        "query_string": b"",
+        "headers": headers,
+    }
+    links = paging_links(Request(scope).url, offset=0, limit=5, count=5)
+    assert links["next"] == "/.//attacker.example/x?offset=5&limit=5"
+    resolved = httpx.URL("https://api.example.com/v2/x").join(links["next"])
+    assert (resolved.host, resolved.path) == ("api.example.com", "//attacker.example/x")
+
+
 @pytest.mark.parametrize(
     ("base_url", "error"),
     [
