@@ -1,8 +1,14 @@
 """``RedisRequestStore``: request records in Redis, shared by every process and host.
 
 One key per request (``<key_prefix><requestId>``) holding a JSON record, expiring ``ttl``
-seconds after its last change. Each change is one Lua script, so it is atomic, and every
-deadline is read from the Redis server's clock (``TIME``): hosts with skewed clocks agree.
+seconds after its last change. Each change is one Lua script on that one key, so it is
+atomic and any Cluster node can hold it, and every deadline is read from the Redis
+server's clock (``TIME``): hosts with skewed clocks agree.
+
+Writes are idempotent under their lease token: ``begin`` and ``finish`` retried after a
+failover (the first attempt may or may not have landed) answer as the first would have.
+On a Sentinel-managed master the accept and the outcome wait for a replica's
+acknowledgement (see :class:`~opsgenie_envelope._redis.RedisState`).
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._outage import REDIS_OPTIONS, check_seconds
+from .._outage import check_seconds
+from .._redis import RedisState, RedisUnavailable
 from ._status import LOST, RequestStatus
 from ._store import DEFAULT_TTL, RequestStore, StoreUnavailable
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
 
 __all__ = ["RedisRequestStore"]
 
@@ -28,7 +35,11 @@ _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] /
 _BEGIN = (
     _NOW
     + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  if cjson.decode(raw).token == ARGV[2] then return 1 end
+  return 0
+end
 redis.call('SET', KEYS[1], cjson.encode({state = 'pending', action = ARGV[1], token = ARGV[2],
   deadline = now + tonumber(ARGV[3])}), 'PX', ARGV[4])
 return 1
@@ -49,12 +60,14 @@ return 1
 """
 )
 
-# ARGV token, the done record (JSON), ttl ms.
+# ARGV token, the done record (JSON, holding the token), ttl ms. A repeat of the same finish
+# (same token, already done) answers 1 again.
 _FINISH = """
 local raw = redis.call('GET', KEYS[1])
 if raw then
   local record = cjson.decode(raw)
-  if record.state ~= 'pending' or record.token ~= ARGV[1] then return 0 end
+  if record.token ~= ARGV[1] then return 0 end
+  if record.state ~= 'pending' then return raw == ARGV[2] and 1 or 0 end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
@@ -85,11 +98,18 @@ class RedisRequestStore(RequestStore):
     """Request records in Redis (``redis.asyncio``), with a TTL: for many processes and hosts.
 
     Args:
-        url: ``redis://host:6379/0`` (also ``rediss://``, ``unix://``), for a client of its own.
-        client: a ``redis.asyncio.Redis`` to use instead of ``url`` (its owner closes it).
+        url: ``redis://host:6379/0`` (also ``rediss://``, ``unix://``),
+            ``redis+sentinel://host:26379,host:26380/service`` or
+            ``redis+cluster://host:7000,host:7001``, for a client of its own. A
+            ``redis://`` URL that reaches a cluster node is refused (``ValueError``).
+        client: a ``redis.asyncio.Redis`` (also ``Sentinel(...).master_for(...)``) or
+            ``redis.asyncio.RedisCluster`` to use instead of ``url`` (its owner closes it).
         ttl: seconds a record is kept after its last change.
         key_prefix: put before every request ID in key names.
-        options: more keyword arguments for ``Redis.from_url`` (default timeouts are 1 s).
+        replicas: replicas that must acknowledge an accept and an outcome before they
+            count (``WAIT``): 1 on a Sentinel-managed master, 0 otherwise (``None``).
+        options: more keyword arguments for the redis-py client (default timeouts are 1 s;
+            ``socket_timeout`` bounds each call, the driver's retries included).
 
     A client, like its connections, belongs to the event loop that first uses it.
 
@@ -102,14 +122,14 @@ class RedisRequestStore(RequestStore):
         self,
         url: str | None = None,
         *,
-        client: Redis | None = None,
+        client: Redis | RedisCluster | None = None,
         ttl: float = DEFAULT_TTL,
         key_prefix: str = "opsgenie_envelope:request:",
+        replicas: int | None = None,
         **options: Any,
     ) -> None:
         try:
-            from redis.asyncio import Redis
-            from redis.exceptions import RedisError
+            import redis  # noqa: F401
         except ImportError as exc:
             raise ImportError(
                 'RedisRequestStore needs redis-py: pip install "opsgenie-envelope[redis]"'
@@ -118,31 +138,37 @@ class RedisRequestStore(RequestStore):
         if not isinstance(key_prefix, str):
             raise TypeError("key_prefix must be a str")
         self.key_prefix = key_prefix
-        if (url is None) == (client is None):
-            raise TypeError("give RedisRequestStore either a url or a client")
-        if client is not None:
-            if options:
-                raise TypeError("options apply to a url, not to a client")
-            self.client, self._owned = client, False
+        target: str | Redis | RedisCluster
+        if client is not None and url is None:
+            target, option = client, "client"
+        elif url is not None and client is None:
+            target, option = url, "url"
         else:
-            if not isinstance(url, str) or "://" not in url:
-                raise ValueError("url must read like 'redis://host:6379/0'")
-            self.client, self._owned = Redis.from_url(url, **{**REDIS_OPTIONS, **options}), True
-        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
-        register = self.client.register_script
+            raise TypeError("give RedisRequestStore either a url or a client")
+        self.redis = RedisState(target, option=option, replicas=replicas, options=options)
+        self.client = self.redis.client
+        register = self.redis.script
         self._begin, self._renew = register(_BEGIN), register(_RENEW)
         self._finish, self._get = register(_FINISH), register(_GET)
 
-    async def _run(self, script: Any, request_id: str, *args: Any) -> Any:
+    async def _run(self, script: Any, request_id: str, *args: Any, durable: bool = False) -> Any:
         try:
-            return await script(keys=[self.key_prefix + request_id], args=list(args))
-        except self._errors as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            return await self.redis.run(
+                script, [self.key_prefix + request_id], list(args), durable=durable
+            )
+        except RedisUnavailable as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     async def begin(self, request_id: str, action: str, token: str, lease: float) -> bool:
         """Record ``request_id`` as pending; ``False`` when it is already recorded."""
         done = await self._run(
-            self._begin, request_id, action, token, _millis(lease), _millis(self.ttl)
+            self._begin,
+            request_id,
+            action,
+            token,
+            _millis(lease),
+            _millis(self.ttl),
+            durable=True,
         )
         return bool(done)
 
@@ -159,9 +185,10 @@ class RedisRequestStore(RequestStore):
             "status": status.status,
             "at": round(status.processed_at.timestamp() * 1000),
             "fields": dict(status.fields),
+            "token": token,
         }
         done = await self._run(
-            self._finish, request_id, token, orjson.dumps(record), _millis(self.ttl)
+            self._finish, request_id, token, orjson.dumps(record), _millis(self.ttl), durable=True
         )
         return bool(done)
 
@@ -182,6 +209,5 @@ class RedisRequestStore(RequestStore):
         )
 
     async def aclose(self) -> None:
-        """Close the client this store made (a given client is left to its owner)."""
-        if self._owned:
-            await self.client.aclose()
+        """Close the clients this store made (a given client is left to its owner)."""
+        await self.redis.aclose()
