@@ -38,6 +38,7 @@ class QueryParameter:
         minimum: documented lower bound of an integer. The framework does not refuse a
             value below it: the resolver does, with its own answer (a 416 for paging).
         maximum: documented upper bound of an integer, as ``minimum``.
+        max_length: documented longest string, as ``minimum`` (the resolver checks it).
         enum: the values accepted; the framework refuses any other (a 422).
         pattern: a regular expression a string value must match; the framework refuses
             any other (a 422).
@@ -55,6 +56,7 @@ class QueryParameter:
     description: str = ""
     minimum: int | None = None
     maximum: int | None = None
+    max_length: int | None = None
     enum: tuple[str, ...] | None = None
     pattern: str | None = None
     known: tuple[str, ...] | None = None

@@ -146,6 +146,8 @@ def _query_keywords(parameter: QueryParameter) -> dict[str, Any]:
         extra["minimum"] = parameter.minimum
     if parameter.maximum is not None:
         extra["maximum"] = parameter.maximum
+    if parameter.max_length is not None:
+        extra["maxLength"] = parameter.max_length
     if parameter.known is not None:
         known = {"type": "string", "enum": list(parameter.known)}
         extra.update({"items": known} if parameter.repeated else known)

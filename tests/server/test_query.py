@@ -138,8 +138,11 @@ def test_one_source_gives_one_dependency() -> None:
     assert query(Expander({})) is not query(pages)  # type: ignore[comparison-overlap]
 
 
-async def _order(request: Request, order: str, tags: list[str], size: int | None) -> dict[str, Any]:
-    return {"order": order, "tags": tags, "size": size}
+async def _order(
+    request: Request, order: str, tags: list[str], size: int | None, cursor: str | None
+) -> dict[str, Any]:
+    """Echo the checked values."""
+    return {"order": order, "tags": tags, "size": size, "cursor": cursor}
 
 
 ORDERED = QueryParameters(
@@ -149,6 +152,7 @@ ORDERED = QueryParameters(
         ),
         QueryParameter("tags", "string", default=(), known=("a", "b"), repeated=True),
         QueryParameter("size", "integer", minimum=1, maximum=9),
+        QueryParameter("cursor", "string", max_length=8),
     ),
     _order,
     returns=dict,
@@ -174,7 +178,7 @@ async def test_described_parameters_are_read_and_checked() -> None:
     async with make_client(_ordered_app()) as client:
         ok = await client.get("/things?order=asc&tags=a&tags=z&size=12")
         bad = await client.get("/things?order=up")
-    assert ok.json()["data"] == {"order": "asc", "tags": ["a", "z"], "size": 12}
+    assert ok.json()["data"] == {"order": "asc", "tags": ["a", "z"], "size": 12, "cursor": None}
     assert bad.status_code == 422
     assert list(bad.json()["errors"]) == ["order"]
 
@@ -190,3 +194,4 @@ def test_described_parameters_are_documented() -> None:
     size = parameters["size"]["schema"]
     assert (size["minimum"], size["maximum"]) == (1, 9)
     assert {"type": "null"} in size["anyOf"]
+    assert parameters["cursor"]["schema"]["maxLength"] == 8
