@@ -110,6 +110,13 @@ _TOOK: dict[str, Any] = {
 }
 # Relative (path and query) unless the pager has a base URL: a URI reference either way.
 _URL: dict[str, Any] = {"type": "string", "format": "uri-reference"}
+_CURSOR_PAGING: dict[str, Any] = {
+    "type": "object",
+    "description": "Cursor paging: `next` is absent on the last page.",
+    "properties": {link: deepcopy(_URL) for link in ("first", "next")},
+    "required": ["first"],
+    "additionalProperties": False,
+}
 _HEADER_REF = "#/components/headers/"
 _HEADERS: dict[str, dict[str, Any]] = {
     REQUEST_ID_HEADER: {
@@ -126,8 +133,8 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "integer", "minimum": 1},
     },
     RATE_LIMIT_STATE_HEADER: {
-        "description": f"`{THROTTLED}` while the caller is throttled.",
-        "schema": {"type": "string", "enum": [THROTTLED]},
+        "description": f"`{THROTTLED}` while the caller is throttled, `OK` under the limit.",
+        "schema": {"type": "string", "enum": ["OK", THROTTLED]},
     },
     RATE_LIMIT_REASON_HEADER: {
         "description": "What is throttled, e.g. `ACCOUNT` or `API_KEY`.",
@@ -176,13 +183,17 @@ class EnvelopeKeys(TypedDict, total=False):
 
     ``message``: it sets a message on a 200; ``expandable``: the names it lists;
     ``paged``: it answers pages (``paging``, ``totalCount``, ``X-Paging-*``); ``entity``:
-    ``False`` when it never sends ``data``.
+    ``False`` when it never sends ``data``; ``cursor_paged``: it answers cursor pages
+    (``paging`` with ``first``, ``next``); ``rate_limited``: its successes carry the
+    ``X-RateLimit-*`` headers.
     """
 
     message: bool
     expandable: list[str]
     paged: bool
     entity: bool
+    cursor_paged: bool
+    rate_limited: bool
 
 
 @dataclass(frozen=True)
@@ -194,12 +205,16 @@ class Declaration:
         expandable: the names the route lists under ``expandable``.
         entity: ``False`` when the handler returns nothing: ``data`` is never sent.
         errors: the errors the route can answer, as :func:`describe_error` gives them.
+        cursor_paged: the route answers cursor pages (``paging`` with ``first``, ``next``).
+        rate_limited: the route checks a rate limit: its successes carry ``X-RateLimit-*``.
     """
 
     paged: bool = False
     expandable: tuple[str, ...] = ()
     entity: bool = True
     errors: tuple[ErrorDescription, ...] = ()
+    cursor_paged: bool = False
+    rate_limited: bool = False
 
 
 def describe_error(error: type[ApiError] | ApiError, case: str | None = None) -> ErrorDescription:
@@ -297,6 +312,8 @@ def success_envelope(
             "additionalProperties": False,
         }
         properties[TOTAL_COUNT] = {"type": "integer", "minimum": 0}
+    elif options.get("cursor_paged"):
+        properties[PAGING] = deepcopy(_CURSOR_PAGING)
     properties[TOOK] = deepcopy(_TOOK)
     properties[REQUEST_ID] = _request_id(config) | {"description": f"As `{REQUEST_ID_HEADER}`."}
     required = [TOOK, REQUEST_ID]
@@ -330,6 +347,10 @@ def _wrap_success(
                 example["value"] = _example(example["value"])
     if options.get("paged"):
         _add_headers(response, list(PAGING_HEADERS.values()))
+    elif options.get("cursor_paged"):
+        _add_headers(response, [PAGING_HEADERS["first"], PAGING_HEADERS["next"]])
+    if options.get("rate_limited"):
+        _add_headers(response, RATE_LIMIT_HEADERS[1:])  # State: OK, Reason, Period
 
 
 def _error_schema(classes: Sequence[ErrorDescription]) -> dict[str, Any]:
@@ -430,6 +451,10 @@ def _declare(operation: dict[str, Any], declarations: Iterable[Declaration]) -> 
     for declaration in declarations:
         if declaration.paged:
             options["paged"] = True
+        if declaration.cursor_paged:
+            options["cursor_paged"] = True
+        if declaration.rate_limited:
+            options["rate_limited"] = True
         if declaration.expandable:
             names = [*options.get("expandable", ()), *declaration.expandable]
             options["expandable"] = list(dict.fromkeys(names))

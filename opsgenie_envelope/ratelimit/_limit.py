@@ -13,14 +13,22 @@ import inspect
 import re
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
 from .. import ServiceUnavailable, TooManyRequests
+from .._openapi import Declaration, describe_error
 from .._outage import REDIS_OPTIONS, Backoff, check_seconds
 from .._redis import SCHEMES, driver_errors, parse_url, probe, timeout_of
-from .._wire import RATE_LIMIT_REASON_PATTERN
+from .._wire import (
+    RATE_LIMIT_PERIOD_HEADER,
+    RATE_LIMIT_REASON_HEADER,
+    RATE_LIMIT_REASON_PATTERN,
+    RATE_LIMIT_STATE_HEADER,
+)
 
 try:
     from limits import RateLimitItem, parse_many
@@ -43,7 +51,17 @@ from ._keys import KeyFunction, by_api_key, by_client_address
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RateLimit", "StorageErrorPolicy", "Strategy", "check_reason", "seconds_left"]
+__all__ = [
+    "UNDER_LIMIT",
+    "RateLimit",
+    "StorageErrorPolicy",
+    "Strategy",
+    "check_reason",
+    "seconds_left",
+]
+
+UNDER_LIMIT = "OK"
+"""``X-RateLimit-State`` of an answer under the limit, as OpsGenie sends it."""
 
 StorageErrorPolicy = Literal["fail-open", "fail-closed"]
 """What to do when the storage (Redis) cannot be reached: let requests through, or 503."""
@@ -222,6 +240,11 @@ class RateLimit:
         install(app)
     """
 
+    __opsgenie_envelope_declaration__ = Declaration(
+        rate_limited=True, errors=(describe_error(TooManyRequests),)
+    )
+    """As a FastAPI dependency, the limit's routes are documented with its 429 and headers."""
+
     def __init__(
         self,
         limit: str,
@@ -276,6 +299,15 @@ class RateLimit:
             if not isinstance(storage, Storage):  # Redis: every driver failure, one timeout
                 self._errors += driver_errors()
                 self._timeout = timeout_of(storage_options)
+        # OpsGenie's headers on answers under the limit: the first limit's period.
+        self.ok_headers: Mapping[str, str] = MappingProxyType(
+            {
+                RATE_LIMIT_STATE_HEADER: UNDER_LIMIT,
+                RATE_LIMIT_REASON_HEADER: self.reason,
+                RATE_LIMIT_PERIOD_HEADER: str(self.items[0].get_expiry()),
+            }
+        )
+        """``X-RateLimit-State: OK`` with the reason and period, for answers under the limit."""
         # Storage health: shared by all requests, like a connection pool's state.
         self._health = Backoff(f"rate limit {name!r}", self.storage_retry_after)
 
@@ -302,38 +334,46 @@ class RateLimit:
             if client is not None:
                 await client.aclose()
 
-    async def __call__(self, connection: HTTPConnection) -> None:
+    async def __call__(self, connection: HTTPConnection, response: Response) -> None:
         """The FastAPI dependency: ``Depends(limit)`` checks every HTTP request of a route.
 
-        Websocket routes under an app-wide ``Depends(limit)`` connect uncounted, as with
-        :class:`RateLimitMiddleware`.
+        An answer under the limit carries :attr:`ok_headers`. Websocket routes under an
+        app-wide ``Depends(limit)`` connect uncounted, as with :class:`RateLimitMiddleware`.
         """
         if connection.scope["type"] == "http":
-            await self.check(connection)
+            await self.check(connection, response)
 
-    async def check(self, connection: HTTPConnection) -> None:
+    async def check(self, connection: HTTPConnection, response: Response | None = None) -> bool:
         """Count the request under its key; raise ``TooManyRequests`` when over the limit.
 
-        A key function returning ``None`` leaves the request unlimited.
+        Returns whether the request was counted under the limit; then ``response`` (FastAPI's
+        ``Response`` parameter, whose headers go on the answer), when given, gets
+        :attr:`ok_headers`. A key function returning ``None`` leaves the request unlimited
+        (``False``, no headers), as does a storage outage under ``"fail-open"``.
         """
         key = self._key(connection)
         if inspect.isawaitable(key):
             key = await key
         if key is None:
-            return
+            return False
         if not isinstance(key, str) or not key:
             raise TypeError("a rate-limit key function must return a non-empty str or None")
-        await self.hit(key)
+        counted = await self.hit(key)
+        if counted and response is not None:
+            response.headers.update(self.ok_headers)
+        return counted
 
-    async def hit(self, key: str) -> None:
+    async def hit(self, key: str) -> bool:
         """Count one request under ``key`` (used as given: digest secrets first).
 
-        Raises ``TooManyRequests`` when the key is over the limit, ``ServiceUnavailable``
-        when the storage is down and the policy is ``"fail-closed"``.
+        Returns ``True`` when counted under the limit, ``False`` when the storage could not
+        count it (``"fail-open"``). Raises ``TooManyRequests`` when the key is over the
+        limit, ``ServiceUnavailable`` when the storage is down and the policy is
+        ``"fail-closed"``.
         """
         if self._health.waiting():
             self._storage_down(None)
-            return
+            return False
         try:
             async with asyncio.timeout(self._timeout):
                 for item in self.items:
@@ -344,8 +384,9 @@ class RateLimit:
                         raise TooManyRequests(retry_after=wait, reason=self.reason, period=period)
         except self._errors as exc:
             self._storage_down(exc)
-            return
+            return False
         self._health.succeeded()
+        return True
 
     def _storage_down(self, exc: BaseException | None) -> None:
         """Apply the policy: return (fail open) or raise ``ServiceUnavailable``."""

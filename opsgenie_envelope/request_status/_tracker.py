@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from secrets import token_hex
+from types import MappingProxyType
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -39,7 +40,7 @@ from ._redis import RedisRequestStore
 from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
 from ._store import DEFAULT_TTL, MemoryRequestStore, RequestStore, StoreUnavailable
 
-__all__ = ["ACCEPTED", "NOT_FOUND", "RequestTracker", "Work"]
+__all__ = ["ACCEPTED", "NOT_FOUND", "NOT_PROCESSED", "RequestTracker", "Work"]
 
 logger = logging.getLogger("opsgenie_envelope")
 
@@ -52,6 +53,11 @@ NOT_FOUND = "Request not found. It might not be processed yet."
 RECORD_PAUSE = (0.1, 2.0)
 """Pauses between tries to record an outcome while the store fails: from 0.1 s, doubling up
 to 2 s, for as long as the lease (after it the status reads as failed anyway)."""
+
+NOT_PROCESSED: Mapping[str, str] = MappingProxyType({"X-Opsgenie-Errortype": "RequestNotProcessed"})
+"""The header of that 404, as OpsGenie sends it: official SDKs keep polling only when it is
+there (and give up at once on a 404 without it)."""
+
 
 Work = Callable[..., "Outcome | Awaitable[Outcome]"]
 """What ``accept`` runs: a function (sync, run in the thread pool, or async) giving an Outcome."""
@@ -199,10 +205,14 @@ class RequestTracker:
         return found
 
     async def status_data(self, request_id: str) -> dict[str, Any]:
-        """The ``data`` of ``GET .../requests/{requestId}``; ``NotFound`` until processed."""
+        """The ``data`` of ``GET .../requests/{requestId}``; ``NotFound`` until processed.
+
+        The 404 carries OpsGenie's ``X-Opsgenie-Errortype: RequestNotProcessed``
+        (:data:`NOT_PROCESSED`), for an unknown ID too: the two are not told apart.
+        """
         found = await self.status(request_id)
         if found is None:
-            raise NotFound(NOT_FOUND)
+            raise NotFound(NOT_FOUND, headers=NOT_PROCESSED)
         return found.to_json()
 
     async def join(self) -> None:

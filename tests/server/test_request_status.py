@@ -93,6 +93,32 @@ async def test_status_is_404_until_processed_then_the_outcome(tracker: RequestTr
     assert data["processedAt"].endswith("Z")
 
 
+async def test_pending_status_says_request_not_processed(tracker: RequestTracker) -> None:
+    """The 404 of a pending request carries ``X-Opsgenie-Errortype: RequestNotProcessed``,
+    the header official SDKs keep polling on; the processed status does not."""
+    gate = asyncio.Event()
+
+    async def slow(body: dict[str, Any]) -> Outcome:
+        await gate.wait()
+        return await created(body)
+
+    async with make_client(tracked_app(tracker, slow)) as client:
+        request_id = await accept(client)
+        pending = await client.get(f"/v2/alerts/requests/{request_id}")
+        gate.set()
+        done = await processed(client, tracker, request_id)
+    assert pending.headers["x-opsgenie-errortype"] == "RequestNotProcessed"
+    assert "x-opsgenie-errortype" not in done.headers
+
+
+async def test_unknown_status_says_request_not_processed(tracker: RequestTracker) -> None:
+    """An unknown ID reads as one not processed yet: the same 404 and header."""
+    async with make_client(tracked_app(tracker, created)) as client:
+        response = await client.get("/v2/alerts/requests/never-accepted")
+    assert response.status_code == 404
+    assert response.headers["x-opsgenie-errortype"] == "RequestNotProcessed"
+
+
 async def test_api_error_in_work_is_a_failed_outcome(tracker: RequestTracker) -> None:
     """Work raising an ``ApiError`` is recorded as failed, with the error's message."""
 
