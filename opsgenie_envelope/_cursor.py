@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar, cast, get_args
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
 from ._openapi import Declaration, describe_error
+from ._paging import link_path
 from ._query import QueryParameter, QueryParameters
 from ._wire import (
     DEFAULT_LIMIT,
@@ -105,7 +106,7 @@ class CursorPage:
 
     def links(self, next_offset: str | None) -> dict[str, str]:
         """``first`` (no cursor) and, when ``next_offset`` is given, ``next`` (from it)."""
-        path = quote(self.request.url.path, safe="/!$&'()*+,;=:@~-._")
+        path = link_path(self.request.url)
         query = self.request.url.query
         kept: list[tuple[str, str]] = []
         if len(query) <= MAX_KEPT_QUERY:

@@ -45,7 +45,15 @@ from ._wire import (
     Order,
 )
 
-__all__ = ["MAX_LINK_LENGTH", "Page", "Pager", "check_base_url", "paged", "paging_links"]
+__all__ = [
+    "MAX_LINK_LENGTH",
+    "Page",
+    "Pager",
+    "check_base_url",
+    "link_path",
+    "paged",
+    "paging_links",
+]
 
 MAX_LINK_LENGTH = 2048
 """Most characters of a link's path and kept query parameters (``offset`` and ``limit``
@@ -93,6 +101,20 @@ def _checked_base_url(base_url: str, option: str) -> str:
 T = TypeVar("T", bound=Sequence[Any])
 
 
+def link_path(url: URL, *, relative: bool = True) -> str:
+    """The path of a link to ``url``'s resource: printable ASCII, and on the same host.
+
+    The decoded path is percent-encoded where a header or a URL needs it (``%`` kept, as in
+    Starlette's ``%3F``). A relative link's path starting with ``//`` would name another host
+    (``//attacker.example/x``): it becomes ``/.//attacker.example/x``, which resolves to that
+    path on the host the client called.
+    """
+    path = quote(url.path or "/", safe=_PATH_SAFE)  # headers carry ASCII only
+    if relative and path.startswith("//"):
+        path = "/." + path
+    return path
+
+
 def paging_links(
     url: URL | str,
     *,
@@ -122,10 +144,7 @@ def paging_links(
     """
     root = check_base_url(base_url) or ""
     request_url = url if isinstance(url, URL) else URL(url)
-    path = quote(request_url.path or "/", safe=_PATH_SAFE)  # headers carry ASCII only
-    if not root and path.startswith("//"):
-        # "//host/x" would be a link to another host: "/.//host/x" resolves to this one's path.
-        path = "/." + path
+    path = link_path(request_url, relative=not root)
     if len(path) > MAX_LINK_LENGTH:
         return {}
     kept: list[tuple[str, str]] = []

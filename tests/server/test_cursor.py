@@ -117,6 +117,19 @@ async def test_links_keep_other_parameters_but_not_the_host() -> None:
     assert first == "/notes?identifierType=alias&order=desc&limit=3&direction=next"
 
 
+def test_a_path_starting_with_two_slashes_stays_on_the_host() -> None:
+    """A cursor link of ``//attacker.example/x`` is a path of this host, never that host."""
+    headers = [(b"host", b"api.example.com")]
+    scope = {
+        "type": "http",
+        "path": "//attacker.example/x",
+        "query_string": b"",
+        "headers": headers,
+    }
+    page = PAGES.parse(Request(scope))
+    assert page.links(None)["first"].startswith("/.//attacker.example/x?")
+
+
 async def test_long_queries_are_not_copied_into_links() -> None:
     """A query past the bound is not repeated in the links."""
     async with make_client(fastapi_app()) as client:

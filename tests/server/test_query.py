@@ -61,12 +61,14 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from opsgenie_envelope import EnvelopeMiddleware, Expander, Pager
+from opsgenie_envelope import CursorPager, EnvelopeMiddleware, Expander, Pager
 
 pages = Pager(sort_fields=["n"])
 expand = Expander({"double": lambda item, request: item["n"] * 2})
 assert [p.name for p in pages.query_parameters.parameters] == ["offset", "limit", "sort", "order"]
 assert [p.name for p in expand.query_parameters.parameters] == ["expand"]
+cursor_parameters = CursorPager().query_parameters.parameters
+assert [p.name for p in cursor_parameters] == ["offset", "direction", "order", "limit"]
 
 async def items(request):
     page = pages.parse(request)
