@@ -21,7 +21,8 @@ from starlette.responses import Response
 
 from .. import ServiceUnavailable, TooManyRequests
 from .._openapi import Declaration, describe_error
-from .._outage import REDIS_OPTIONS, Backoff, check_seconds
+from .._options import check_seconds, check_type
+from .._outage import REDIS_OPTIONS, Backoff
 from .._redis import SCHEMES, driver_errors, parse_url, probe, timeout_of
 from .._wire import (
     RATE_LIMIT_PERIOD_HEADER,
@@ -85,10 +86,11 @@ _REASON = re.compile(RATE_LIMIT_REASON_PATTERN)
 
 
 def check_reason(reason: object) -> str:
-    """``reason`` if it can be an ``X-RateLimit-Reason``; ``ValueError`` otherwise."""
-    if not isinstance(reason, str) or not _REASON.fullmatch(reason):
+    """``reason`` if it can be an ``X-RateLimit-Reason``; ``TypeError``/``ValueError`` otherwise."""
+    text = check_type("reason", reason, str, "a str")
+    if not _REASON.fullmatch(text):
         raise ValueError("reason must be 1..64 characters of [A-Za-z0-9_.-], e.g. 'API_KEY'")
-    return reason
+    return text
 
 
 def seconds_left(reset_at: float, period: float) -> float:
@@ -98,10 +100,9 @@ def seconds_left(reset_at: float, period: float) -> float:
 
 
 def _items(limit: object) -> tuple[RateLimitItem, ...]:
-    if not isinstance(limit, str):
-        raise TypeError("limit must be a str such as '600/minute' or '10/second;600/minute'")
+    text = check_type("limit", limit, str, "a str such as '600/minute' or '10/second;600/minute'")
     try:
-        items = tuple(parse_many(limit))
+        items = tuple(parse_many(text))
     except ValueError:
         raise ValueError(
             f"limit must read like '600/minute' or '10/second;600/minute', got {limit!r}"
@@ -270,7 +271,7 @@ class RateLimit:
         else:
             raise TypeError("key must be 'api_key', 'address' or a function of the request")
         self.reason = check_reason(default_reason if reason is None else reason)
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not _NAME.fullmatch(check_type("name", name, str, "a str")):
             raise ValueError("name must be 1..64 characters of [A-Za-z0-9_.:-]")
         self.name = name
         if on_storage_error not in get_args(StorageErrorPolicy):
@@ -280,8 +281,8 @@ class RateLimit:
             )
         self.on_storage_error = on_storage_error
         self.storage_retry_after = check_seconds("storage_retry_after", storage_retry_after)
-        if storage_options is not None and not isinstance(storage_options, Mapping):
-            raise TypeError("storage_options must be a mapping of keyword arguments")
+        if storage_options is not None:
+            check_type("storage_options", storage_options, Mapping, "a mapping of keywords")
         self.storage, self._pool = _storage(storage, storage_options)
         self._owned = isinstance(storage, str)  # made from a URL: aclose closes its clients
         try:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._outage import check_seconds
+from .._options import check_seconds, check_type
 from .._redis import RedisState, RedisUnavailable
 from ._status import LOST, RequestStatus
 from ._store import DEFAULT_TTL, RequestStore, StoreUnavailable
@@ -135,9 +135,7 @@ class RedisRequestStore(RequestStore):
                 'RedisRequestStore needs redis-py: pip install "opsgenie-envelope[redis]"'
             ) from exc
         self.ttl = check_seconds("ttl", ttl)
-        if not isinstance(key_prefix, str):
-            raise TypeError("key_prefix must be a str")
-        self.key_prefix = key_prefix
+        self.key_prefix = check_type("key_prefix", key_prefix, str, "a str")
         target: str | Redis | RedisCluster
         if client is not None and url is None:
             target, option = client, "client"

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .._outage import check_seconds
+from .._options import check_callable, check_int, check_seconds
 from ._status import LOST, RequestStatus
 
 __all__ = ["DEFAULT_TTL", "MemoryRequestStore", "RequestStore", "StoreUnavailable"]
@@ -30,7 +30,11 @@ DEFAULT_TTL = 86_400.0
 
 
 class StoreUnavailable(Exception):
-    """The store cannot be reached (Redis down, timed out); the text says why, without secrets."""
+    """The store cannot be reached (Redis down, timed out); the text says why, without secrets.
+
+    A server-side failure between a store and its tracker: no ``ApiError`` (the tracker turns
+    it into ``ServiceUnavailable``, a 503 with ``Retry-After``) and no client failure.
+    """
 
 
 class RequestStore(ABC):
@@ -99,13 +103,8 @@ class MemoryRequestStore(RequestStore):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl = check_seconds("ttl", ttl)
-        if isinstance(max_entries, bool) or not isinstance(max_entries, int):
-            raise TypeError("max_entries must be an int")
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
-        if not callable(clock):
-            raise TypeError("clock must be a callable returning seconds")
-        self.max_entries = max_entries
+        self.max_entries = check_int("max_entries", max_entries, minimum=1)
+        check_callable("clock", clock, "a callable returning seconds")
         self.clock = clock
         # Insertion order is expiry order: every write re-inserts its record at the end.
         self._entries: dict[str, _Entry] = {}

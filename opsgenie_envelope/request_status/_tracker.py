@@ -34,7 +34,8 @@ from .. import (
     is_valid_request_id,
     set_message,
 )
-from .._outage import Backoff, check_seconds
+from .._options import check_callable, check_seconds, check_str
+from .._outage import Backoff
 from .._redis import SCHEMES
 from ._redis import RedisRequestStore
 from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
@@ -134,9 +135,7 @@ class RequestTracker:
         self.store = _store(store, ttl)
         self.lease = check_seconds("lease", lease)
         self.retry_after = check_seconds("retry_after", retry_after)
-        if not isinstance(message, str) or not message:
-            raise TypeError("message must be a non-empty str")
-        self.message = message
+        self.message = check_str("message", message)
         self._jobs: set[asyncio.Task[None]] = set()  # strong references until each job ends
         self._health = Backoff("request statuses", self.retry_after)
 
@@ -168,10 +167,8 @@ class RequestTracker:
         request_id = get_request_id()
         if request_id is None:
             raise RuntimeError("accept() runs inside a request served by EnvelopeMiddleware")
-        if not isinstance(action, str) or not action:
-            raise TypeError("action must be a non-empty str, e.g. 'Create'")
-        if not callable(work):
-            raise TypeError("work must be a function returning an Outcome")
+        check_str("action", action, "a non-empty str, e.g. 'Create'")
+        check_callable("work", work, "a function returning an Outcome")
         token = token_hex(16)  # a lease token, not an ID: never drawn from the request IDs
         self._check_health()
         try:

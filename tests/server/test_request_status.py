@@ -302,7 +302,8 @@ async def test_accept_outside_a_request_raises(tracker: RequestTracker) -> None:
         ({"store": 5}, TypeError, "store"),
         ({"lease": 0}, ValueError, "lease"),
         ({"retry_after": "soon"}, TypeError, "retry_after"),
-        ({"message": ""}, TypeError, "message"),
+        ({"message": ""}, ValueError, "message"),
+        ({"message": 5}, TypeError, "message"),
         ({"store": MemoryRequestStore(), "ttl": 5}, TypeError, "ttl"),
         ({"ttl": -1}, ValueError, "ttl"),
     ],
@@ -318,7 +319,8 @@ def test_bad_options_fail_at_construction(
 @pytest.mark.parametrize(
     ("arguments", "error"),
     [
-        ({"status": ""}, TypeError),
+        ({"status": ""}, ValueError),
+        ({"status": 5}, TypeError),
         ({"status": "ok", "success": "yes"}, TypeError),
         ({"status": "ok", "fields": {"isSuccess": False}}, ValueError),
         ({"status": "ok", "fields": ["alertId"]}, TypeError),
