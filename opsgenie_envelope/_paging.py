@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
 from ._openapi import Declaration, describe_error
+from ._options import check_type
 from ._query import QueryParameter, QueryParameters
 from ._wire import (
     DEFAULT_LIMIT,
@@ -76,9 +77,7 @@ def check_base_url(base_url: object, option: str = "base_url") -> str | None:
     """
     if base_url is None:
         return None
-    if not isinstance(base_url, str):
-        raise TypeError(f"{option} must be a str or None, got {type(base_url).__name__}")
-    return _checked_base_url(base_url, option)
+    return _checked_base_url(check_type(option, base_url, str, "a str or None"), option)
 
 
 @lru_cache(maxsize=32)
