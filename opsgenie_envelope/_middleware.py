@@ -15,6 +15,7 @@ from typing import Unpack
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._body_limit import limit_body
 from ._config import (
     EnvelopeConfig,
     EnvelopeOptions,
@@ -23,8 +24,14 @@ from ._config import (
     excluded_paths,
     resolve_config,
 )
-from ._context import REQUEST_ID_KEY, current_scope
-from ._errors import ApiError, InternalServerError, NotAcceptable, UnsupportedMediaType
+from ._context import REPLAYED_KEY, REQUEST_ID_KEY, current_scope
+from ._errors import (
+    ApiError,
+    ContentTooLarge,
+    InternalServerError,
+    NotAcceptable,
+    UnsupportedMediaType,
+)
 from ._exception_id import tag_exception
 from ._framework import error_from_exception
 from ._integration import prepare_integrations, run_exception_hooks
@@ -157,6 +164,7 @@ class EnvelopeMiddleware:
             scope = dict(responder.snapshot)
             raw: bytes = scope.get("raw_path") or scope["path"].encode()
             scope["path"] = later
+            scope[REPLAYED_KEY] = True  # the same request: layers inside count it once
             scope["raw_path"] = raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/"
             root: str | None = scope.get("root_path")
             path = later[len(root) :] if root and later.startswith(root) else later
@@ -193,6 +201,10 @@ class EnvelopeMiddleware:
             request_id, refused = self._precheck(scope, excluded)
         else:
             request_id, refused = self._issue(), None
+        if self.config.max_body_size is not None:
+            receive, too_large = limit_body(scope, receive, self.config.max_body_size)
+            if too_large and refused is None:
+                refused = ContentTooLarge()
         scope[REQUEST_ID_KEY] = request_id
         token = current_scope.set(scope)
         responder = Responder(

@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import REQUEST_ID_KEY, EnvelopeMiddleware
+from .._context import REPLAYED_KEY
 from .._stack import wrapped_apps
 from ._limit import RateLimit
 
@@ -57,5 +58,6 @@ class RateLimitMiddleware:
             return
         if REQUEST_ID_KEY not in scope:
             raise RuntimeError(_ORDER)
-        await self.limit.check(HTTPConnection(scope))
+        if REPLAYED_KEY not in scope:  # a trailing-slash replay was counted the first time
+            await self.limit.check(HTTPConnection(scope))
         await self.app(scope, receive, send)

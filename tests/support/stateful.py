@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from opsgenie_envelope import EnvelopeMiddleware
+from opsgenie_envelope import EnvelopeMiddleware, Unauthenticated, genie_key, set_caller
 from opsgenie_envelope.fastapi import install
 from opsgenie_envelope.ratelimit import RateLimit, RateLimitMiddleware
 from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker, Work
@@ -23,6 +23,7 @@ __all__ = [
     "STATUS_KEYS",
     "THROTTLE_HEADERS",
     "alerts_endpoint",
+    "authenticated_fastapi",
     "key",
     "limited_fastapi",
     "limited_starlette",
@@ -67,6 +68,29 @@ def limited_fastapi(limit: RateLimit) -> FastAPI:
         await websocket.accept()
         await websocket.send_json({"count": 5})
         await websocket.close()
+
+    install(app)
+    return app
+
+
+def authenticated_fastapi(limit: RateLimit, keys: dict[str, str]) -> FastAPI:
+    """``GET /alerts`` behind a GenieKey check (``keys``: key -> caller), then ``limit``.
+
+    The documented order: authenticate, ``set_caller``, then count; a refused key is a 401.
+    """
+
+    async def caller(request: Request) -> None:
+        found = keys.get(genie_key(request) or "")
+        if found is None:
+            raise Unauthenticated()
+        set_caller(request, found)
+        await limit.check(request)
+
+    app = FastAPI(dependencies=[Depends(caller)])
+
+    @app.get("/alerts")
+    async def alerts() -> dict[str, int]:
+        return {"count": 5}
 
     install(app)
     return app
