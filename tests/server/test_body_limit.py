@@ -47,7 +47,9 @@ def fastapi(**options: Any) -> FastAPI:
     return app
 
 
-async def stream(app: Any, chunks: int, headers: list[tuple[bytes, bytes]]) -> tuple[list[Message], int]:
+async def stream(
+    app: Any, chunks: int, headers: list[tuple[bytes, bytes]]
+) -> tuple[list[Message], int]:
     """POST ``chunks`` chunks of 64 KiB; the messages sent back and how many chunks were read."""
     read = 0
     sent: list[Message] = []
@@ -67,7 +69,10 @@ async def stream(app: Any, chunks: int, headers: list[tuple[bytes, bytes]]) -> t
 
 async def test_declared_length_over_the_limit_is_refused_unread() -> None:
     """A Content-Length over max_body_size answers a 413 envelope without reading one chunk."""
-    headers = [(b"content-length", str(200 * 2**20).encode()), (b"content-type", b"application/json")]
+    headers = [
+        (b"content-length", str(200 * 2**20).encode()),
+        (b"content-type", b"application/json"),
+    ]
     sent, read = await stream(starlette(), 3200, headers)
     assert sent[0]["status"] == 413
     body = orjson.loads(sent[1]["body"])

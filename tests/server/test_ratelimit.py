@@ -7,13 +7,12 @@ from typing import Any
 
 import anyio
 import pytest
-from starlette.requests import HTTPConnection
-from starlette.testclient import TestClient
-from starlette.types import Message, Receive, Scope, Send
-
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection
 from starlette.routing import Route
+from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware, TooManyRequests, set_caller
 from opsgenie_envelope.ratelimit import (

@@ -27,6 +27,7 @@ __all__ = [
     "key",
     "limited_fastapi",
     "limited_starlette",
+    "owned_app",
     "plain_app",
     "served_requests_app",
     "sleeping",
@@ -132,6 +133,22 @@ def tracked_app(requests: RequestTracker, work: Work, **envelope: Any) -> FastAP
     @app.get("/v2/alerts/requests/{request_id}")
     async def status(request_id: str) -> dict[str, Any]:
         return await requests.status_data(request_id)
+
+    return app
+
+
+def owned_app(requests: RequestTracker, work: Work) -> FastAPI:
+    """Like :func:`tracked_app`, statuses owned by the ``X-Tenant`` header (the app's auth)."""
+    app = FastAPI()
+    install(app, message_key="result")
+
+    @app.post("/v2/alerts", status_code=202)
+    async def create(body: dict[str, Any], request: Request) -> None:
+        await requests.accept(work, body, action="Create", owner=request.headers["x-tenant"])
+
+    @app.get("/v2/alerts/requests/{request_id}")
+    async def status(request_id: str, request: Request) -> dict[str, Any]:
+        return await requests.status_data(request_id, owner=request.headers["x-tenant"])
 
     return app
 
