@@ -10,13 +10,13 @@ import httpx
 from fastapi import Depends, FastAPI, WebSocket
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from opsgenie_envelope import EnvelopeMiddleware, Unauthenticated, genie_key, set_caller
 from opsgenie_envelope.fastapi import install
-from opsgenie_envelope.ratelimit import RateLimit, RateLimitMiddleware
+from opsgenie_envelope.ratelimit import RateLimit, RateLimitMiddleware, digest
 from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker, Work
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "limited_starlette",
     "owned_app",
     "plain_app",
+    "served_limit_app",
     "served_requests_app",
     "sleeping",
     "throttle_headers",
@@ -161,6 +162,23 @@ def sleeping(seconds: float) -> Work:
         return Outcome("Created alert")
 
     return work
+
+
+def served_limit_app() -> Starlette:
+    """``GET /alerts`` behind ``RateLimitMiddleware`` (50/minute), for the served hostile tests.
+
+    ``TEST_KEY=header`` keys the limit on the raw ``Authorization`` value (digested), with a
+    memory storage of at most 1,000 keys: every made-up key is a key, and the storage must
+    still stay bounded. Otherwise the default key (verified caller, else the address).
+    """
+    options: dict[str, Any] = {}
+    if os.environ.get("TEST_KEY") == "header":
+
+        def by_header(connection: HTTPConnection) -> str:
+            return digest(connection.headers.get("authorization", ""))
+
+        options = {"key": by_header, "storage_options": {"max_keys": 1000}}
+    return limited_starlette("50/minute", **options)
 
 
 def served_requests_app() -> FastAPI:
