@@ -117,7 +117,7 @@ async def measure(flood: int, batches: int, size: int) -> list[dict[str, Any]]:
         sent = await run_once(app, _template(LEGIT))
         if sent.status != 200:
             sys.exit(f"{label}: answered {sent.status}")
-        await _throughput(app, 1, size)  # warm up
+        await _throughput(app, 3, size)  # warm up: caches, the allocator, the CPU clock
         before = await _throughput(app, batches, size)
         started = time.perf_counter()
         await _flood(app, flood)
