@@ -36,13 +36,13 @@ from starlette.types import ASGIApp
 
 from benchmarks import driver
 from benchmarks.driver import make_scope, run_batch, run_once
+from benchmarks.guard import BUSY_EXIT, Guard, publish, refuse_early
 from benchmarks.stats import (
     format_ratio,
     machine,
     markdown_table,
     paired_ratios,
     summarize,
-    write_results,
 )
 from benchmarks.variants import CHUNK, PATH, SIZES, VARIANTS, build, stream_app
 
@@ -426,6 +426,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the streamed-memory check")
     parser.add_argument("--snapshot", type=Path, help="also write the JSON to this path")
+    parser.add_argument(
+        "--allow-busy",
+        action="store_true",
+        help='write the snapshot even when the machine was busy, marked "busy": true',
+    )
     args = parser.parse_args(argv)
     rounds: int = args.rounds or (5 if args.quick else 31)
     batch_ms: float = args.batch_ms or (20.0 if args.quick else 100.0)
@@ -452,9 +457,14 @@ def main(argv: list[str] | None = None) -> int:
         if sys.stderr.isatty():
             print(f"\r{text:<60}", end="", file=sys.stderr, flush=True)
 
+    described = machine()
+    guard = Guard.start(described)
+    if refuse_early(guard, args.snapshot, args.allow_busy):
+        loop.close()
+        return BUSY_EXIT
     results: dict[str, Any] = {
         "kind": "inprocess",
-        "machine": machine(),
+        "machine": described,
         "settings": {
             "quick": args.quick,
             "rounds": rounds,
@@ -477,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         loop.close()
         progress("")
     results["seconds"] = round(time.perf_counter() - started, 1)
+    results.update(guard.finish())
     results["targets"] = evaluate(results)
     if "memory" in results:
         mem = results["memory"]
@@ -491,9 +502,9 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     print(render(results))
-    path = write_results("inprocess", results, args.snapshot)
+    status, path = publish("inprocess", results, args.snapshot, args.allow_busy)
     print(f"\n{results['seconds']} s; JSON: {path}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

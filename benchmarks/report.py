@@ -5,8 +5,11 @@
     python -m benchmarks.report --write docs/operations/performance.md
     python -m benchmarks.report --check docs/operations/performance.md   # exit 1 when stale
 
-The page is generated, never edited by hand: ``--write`` makes it, ``--check`` (run by the
-tests and by ``.ci/run``) fails when it no longer matches the snapshots.
+The page is generated, never edited by hand: ``--write`` makes it and its chart
+(``performance-ratios.svg`` beside it), ``--check`` (run by the tests and by ``.ci/run``)
+fails when either no longer matches the snapshots. Both refuse (exit status 3) a snapshot
+marked ``"busy": true``: only runs on a quiet machine are published. A snapshot from before
+the machine's state was recorded shows it as "not recorded".
 
 The snapshots are written by ``python -m benchmarks.inprocess --snapshot
 benchmarks/latest/inprocess.json`` and ``python -m benchmarks.wire --snapshot
@@ -21,13 +24,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.chart import Row, Section, ratio_chart
+from benchmarks.guard import BUSY_EXIT
 from benchmarks.stats import markdown_table
 
-__all__ = ["PAGE", "main", "page", "render"]
+__all__ = ["CHART", "PAGE", "busy", "chart", "main", "page", "render"]
 
 LATEST = Path(__file__).resolve().parent / "latest"
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "operations" / "performance.md"
 PAGE_COMMAND = "python -m benchmarks.report --write docs/operations/performance.md"
+CHART = "performance-ratios.svg"
+"""The chart's file name, beside the page."""
+NOT_RECORDED = "not recorded"
 _ROWS = ("bare", "noop", "headers", "correlation", "basehttp", "handler", "ours")
 
 
@@ -96,7 +104,64 @@ def _machine(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
             f"{w['uvloop']}, no access log) loaded by {w['wrk']} with {s['connections']} "
             f"connections, {s['rounds']} rounds of {s['seconds']} s per server"
         )
-    return text + ". The machine is shared and noisy: ratios are medians of same-round pairs."
+    return text + ". Ratios are medians of same-round pairs."
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    """``results[a][b]...``, or ``None`` when a key is missing (an older snapshot)."""
+    value: Any = results
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _state(name: str, results: dict[str, Any]) -> list[str]:
+    """One row of the machine-state table; a missing field reads "not recorded"."""
+    load = _get(results, "load", "load_average_1m", "start")
+    if load is None:  # older snapshots recorded only the load average at the start
+        load = (_get(results, "machine", "load_average_at_start") or [None])[0]
+    cores = _get(results, "load", "cores") or _get(results, "machine", "cores")
+    others = _get(results, "load", "others_cpu_share")
+    before = _get(results, "calibration", "before_ms")
+    after = _get(results, "calibration", "after_ms")
+    quiet = _get(results, "calibration", "quiet_ms")
+    busy = _get(results, "busy")
+    calibration = NOT_RECORDED
+    if before is not None and after is not None:
+        calibration = f"{before:.2f} -> {after:.2f} ms ({after / before - 1:+.0%})"
+    if before is None:
+        versus = NOT_RECORDED
+    elif quiet is None:
+        versus = "no quiet reference yet"
+    else:
+        versus = f"{max(before, after or before) / quiet - 1:+.0%} on {quiet:.2f} ms"
+    return [
+        name,
+        NOT_RECORDED if load is None else f"{load:.2f} ({cores} cores)",
+        NOT_RECORDED if others is None else f"{others:.0%}",
+        calibration,
+        versus,
+        NOT_RECORDED if busy is None else "busy" if busy else "quiet",
+    ]
+
+
+def _states(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
+    rows = [_state("in-process", inproc)]
+    if wire is not None:
+        rows.append(_state("over the wire", wire))
+    headers = ["run", "1-min load at start", "other processes' CPU", "calibration before -> after"]
+    headers += ["slowest vs quiet", "machine"]
+    return markdown_table(headers, rows)
+
+
+def busy(name: str, results: dict[str, Any] | None) -> str | None:
+    """Why the snapshot ``name`` must not be published, or ``None`` when it may be."""
+    if results is None or not _get(results, "busy"):
+        return None
+    reasons = "; ".join(_get(results, "busy_reasons") or []) or "marked busy"
+    return f"{name} was measured on a busy machine: {reasons}"
 
 
 def render(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
@@ -105,6 +170,17 @@ def render(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
     servers = _servers(wire) if wire is not None else {}
     labels = {c["variant"]: c["label"] for c in cases.values()}
     out = ["## Performance", "", _machine(inproc, wire), ""]
+    out.append(
+        "The machine during each run: the 1-minute load average at the start, the share of "
+        "the machine's CPU time other processes used during the run, and a fixed pure-Python "
+        "workload timed before and after it, against this machine's quiet calibration "
+        '(`benchmarks/README.md`, "Is the machine quiet?"). A run on a busy machine is '
+        "never published; a snapshot from before these were recorded shows them as "
+        f'"{NOT_RECORDED}".'
+    )
+    out.append("")
+    out.append(_states(inproc, wire))
+    out.append("")
     out.append(
         "In-process columns: time per request relative to bare Starlette answering the same "
         "JSON (lower is better; the app is driven directly, no sockets). Over-the-wire "
@@ -161,7 +237,7 @@ def render(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
     out.append("")
     out.append(
         'Reproduce with `pip install -e ".[bench]"`, `apt-get install wrk`, then '
-        "`python -m benchmarks.inprocess` and `python -m benchmarks.wire` "
+        "`python -m benchmarks.inprocess` and `python -m benchmarks.wire` on a quiet machine "
         "(see `benchmarks/README.md`)."
     )
     return "\n".join(out)
@@ -182,9 +258,45 @@ def page(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
             "per-round ratios. `benchmarks/README.md` describes the set-up and has the profile "
             "of where the remaining time goes; the cost of each observability integration is "
             "in [observability](../guide/observability.md#what-it-costs).",
+            "",
+            f"![Each variant's ratio to its baseline, in-process and over the wire]({CHART})",
             section,
             "",
         ]
+    )
+
+
+def _ratio(entry: dict[str, Any] | None, key: str) -> float | None:
+    return None if entry is None or key not in entry else float(entry[key]["median"])
+
+
+def chart(inproc: dict[str, Any], wire: dict[str, Any] | None) -> str:
+    """The SVG of the page's chart: each variant's ratio, in-process and over the wire."""
+    cases = _cases(inproc)
+    servers = _servers(wire) if wire is not None else {}
+
+    def row(key: str, label: str | None = None) -> Row:
+        case = cases.get(key)
+        return Row(
+            label or (case["label"] if case else key),
+            _ratio(case, "ratio"),
+            _ratio(servers.get(key), "rps_ratio"),
+            ours=key.split("@")[0].endswith("ours"),
+        )
+
+    tiny = tuple(row(f"{v}@tiny") for v in _ROWS[1:] if f"{v}@tiny" in cases)
+    own = (
+        row("ours@10k", "10 KB JSON, vs bare Starlette"),
+        row("error-ours@tiny", "error path, vs exception handler"),
+        row("fastapi-ours@tiny", "FastAPI, vs bare FastAPI"),
+    )
+    return ratio_chart(
+        [
+            Section("~100 B JSON, against bare Starlette", tiny),
+            Section("EnvelopeMiddleware against the same app without it", own),
+        ],
+        title="Each variant relative to its baseline (same-run medians; 1.0x = the baseline)",
+        note=f"Generated by {PAGE_COMMAND} from benchmarks/latest/*.json.",
     )
 
 
@@ -204,13 +316,26 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--check", type=Path, metavar="PAGE", help="fail if PAGE is stale")
     args = parser.parse_args(argv)
     inproc, wire = _load(args.inprocess, args.wire)
+    target = args.write or args.check
+    if target is not None:
+        refused = [r for r in (busy(str(args.inprocess), inproc), busy(str(args.wire), wire)) if r]
+        if refused:
+            for reason in refused:
+                print(f"Not publishing: {reason}.\nMeasure again on a quiet machine.")
+            return BUSY_EXIT
     if args.write is not None:
         args.write.write_text(page(inproc, wire), encoding="utf-8")
+        args.write.with_name(CHART).write_text(chart(inproc, wire), encoding="utf-8")
     elif args.check is not None:
-        current = args.check.read_text(encoding="utf-8") if args.check.exists() else ""
-        if current != page(inproc, wire):
-            print(f"{args.check} is not what the snapshots give: run {PAGE_COMMAND}")
-            return 1
+        expected = {
+            args.check: page(inproc, wire),
+            args.check.with_name(CHART): chart(inproc, wire),
+        }
+        for path, text in expected.items():
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != text:
+                print(f"{path} is not what the snapshots give: run {PAGE_COMMAND}")
+                return 1
     else:
         print(render(inproc, wire))
     return 0

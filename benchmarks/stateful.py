@@ -27,6 +27,7 @@ import gc
 import os
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,13 +43,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from benchmarks.driver import make_scope, run_batch, run_once
+from benchmarks.guard import BUSY_EXIT, Guard, publish, refuse_early
 from benchmarks.stats import (
     format_ratio,
     machine,
     markdown_table,
     paired_ratios,
     summarize,
-    write_results,
 )
 from opsgenie_envelope import EnvelopeMiddleware, set_message
 from opsgenie_envelope.ratelimit import RateLimit, RateLimitMiddleware
@@ -265,6 +266,24 @@ async def measure(
     return results
 
 
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def redis_cpu_seconds(redis_url: str) -> float | None:
+    """CPU seconds a Redis on this machine has used (``INFO cpu``); ``None`` for a remote one."""
+    parsed = urllib.parse.urlsplit(redis_url)
+    if parsed.scheme != "unix" and parsed.hostname not in _LOCAL_HOSTS:
+        return None
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+    try:
+        info = client.info("cpu")
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        client.close()
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -274,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-ms", type=float, help="wall time per batch (default 100)")
     parser.add_argument("--only", help="comma-separated groups: " + ",".join(GROUPS))
     parser.add_argument("--snapshot", type=Path, help="also write the JSON to this path")
+    parser.add_argument(
+        "--allow-busy",
+        action="store_true",
+        help='write the snapshot even when the machine was busy, marked "busy": true',
+    )
     args = parser.parse_args(argv)
     rounds: int = args.rounds or (3 if args.quick else 21)
     batch_ms: float = args.batch_ms or (20.0 if args.quick else 100.0)
@@ -295,20 +319,30 @@ def main(argv: list[str] | None = None) -> int:
         loop_name = "uvloop"  # what uvicorn runs on when it is installed
     except ImportError:  # pragma: no cover
         loop_factory, loop_name = asyncio.new_event_loop, "asyncio"
+    described = machine()
+    guard = Guard.start(described)
+    if refuse_early(guard, args.snapshot, args.allow_busy):
+        return BUSY_EXIT
+    redis_before = redis_cpu_seconds(args.redis_url)
     started = time.perf_counter()
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         measured = runner.run(measure(args.redis_url, groups, rounds, batch_ms / 1000))
     results: dict[str, Any] = {
         "kind": "stateful",
-        "machine": machine(),
+        "machine": described,
         "settings": {"rounds": rounds, "batch_ms": batch_ms, "loop": loop_name},
         "groups": measured,
     }
     results["seconds"] = round(time.perf_counter() - started, 1)
+    redis_after = redis_cpu_seconds(args.redis_url)
+    # The local Redis works for the run: its CPU time is ours, not another process's load.
+    redis_used = 0.0 if redis_before is None or redis_after is None else redis_after - redis_before
+    results.update(guard.finish(extra_own=redis_used))
+    results["load"]["redis_cpu_seconds"] = round(redis_used, 3)
     print(render(results))
-    path = write_results("stateful", results, args.snapshot)
+    status, path = publish("stateful", results, args.snapshot, args.allow_busy)
     print(f"\n{results['seconds']} s; JSON: {path}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

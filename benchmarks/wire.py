@@ -38,7 +38,8 @@ from typing import Any
 
 import orjson
 
-from benchmarks.stats import machine, markdown_table, paired_ratios, summarize, write_results
+from benchmarks.guard import BUSY_EXIT, Guard, publish, refuse_early
+from benchmarks.stats import machine, markdown_table, paired_ratios, summarize
 from benchmarks.variants import VARIANTS
 
 __all__ = ["GROUPS", "TARGETS", "main"]
@@ -365,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
         help="pin servers to the last CPU and wrk to the first (steadier on an idle machine)",
     )
     parser.add_argument("--snapshot", type=Path, help="also write the JSON to this path")
+    parser.add_argument(
+        "--allow-busy",
+        action="store_true",
+        help='write the snapshot even when the machine was busy, marked "busy": true',
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print(WRK_MISSING, file=sys.stderr)
@@ -386,9 +392,13 @@ def main(argv: list[str] | None = None) -> int:
     can_pin = hasattr(os, "sched_getaffinity")  # Linux
     cpus = sorted(os.sched_getaffinity(0)) if can_pin else [0]
     pin = can_pin and args.pin and len(cpus) >= 2
+    described = machine()
+    guard = Guard.start(described)
+    if refuse_early(guard, args.snapshot, args.allow_busy):
+        return BUSY_EXIT
     results: dict[str, Any] = {
         "kind": "wire",
-        "machine": machine(),
+        "machine": described,
         "settings": {
             "quick": args.quick,
             "rounds": rounds,
@@ -446,11 +456,13 @@ def main(argv: list[str] | None = None) -> int:
             {"name": group.name, "title": group.title, "baseline": base_key, "servers": entries}
         )
     results["seconds"] = round(time.perf_counter() - started, 1)
+    # After the fleet is stopped: its servers and wrk runs, reaped, count as this process's.
+    results.update(guard.finish())
     results["targets"] = evaluate(results)
     print(render(results))
-    json_path = write_results("wire", results, args.snapshot)
+    status, json_path = publish("wire", results, args.snapshot, args.allow_busy)
     print(f"\n{results['seconds']} s; JSON: {json_path}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

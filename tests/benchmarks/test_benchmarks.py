@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -80,15 +81,25 @@ def test_every_variant_is_in_a_group() -> None:
 
 @pytest.mark.redis
 def test_stateful_benchmark_measures_every_case(
-    redis_url: str, capsys: pytest.CaptureFixture[str]
+    redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One short round of ``benchmarks.stateful`` checks each app and prints every variant."""
-    assert stateful.main(["--rounds", "1", "--batch-ms", "2", "--redis-url", redis_url]) == 0
+    snapshot = tmp_path / "stateful.json"
+    argv = ["--rounds", "1", "--batch-ms", "2", "--redis-url", redis_url]
+    assert stateful.main([*argv, "--snapshot", str(snapshot), "--allow-busy"]) == 0
     printed = capsys.readouterr().out
     for title, _ in stateful.GROUPS.values():
         assert title in printed
     assert "rate limit, redis://" in printed
     assert "accept + status, redis://" in printed
+    written = json.loads(snapshot.read_text())
+    assert {"load", "calibration", "busy", "busy_reasons"} <= written.keys()
+    assert written["load"]["redis_cpu_seconds"] > 0  # the local Redis's time counts as ours
+
+
+def test_remote_redis_cpu_is_not_ours() -> None:
+    """A Redis on another host uses that host's CPU: nothing to subtract from the load."""
+    assert stateful.redis_cpu_seconds("redis://10.0.0.1:6379/0") is None
 
 
 def test_stateful_benchmark_needs_a_redis(monkeypatch: pytest.MonkeyPatch) -> None:
