@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable
 
-from ._wire import REQUEST_ID_PATTERN
+from ._wire import REQUEST_ID_MAX_LENGTH, REQUEST_ID_PATTERN
 
 __all__ = [
     "RequestIdPolicy",
@@ -21,7 +21,6 @@ logger = logging.getLogger("opsgenie_envelope")
 # The variant nibble of an RFC 4122 UUID is 10xx: map any hex digit onto 8, 9, a or b.
 _VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
 _ALLOWED = re.compile(REQUEST_ID_PATTERN)
-_LONGEST = 128  # the allowlist's longest ID: a longer header is refused unread
 _urandom = os.urandom
 
 _BATCH = 256
@@ -137,7 +136,7 @@ class RequestIdPolicy:
         """
         if incoming is None or not self.trust_incoming_id:
             return self.issue()
-        candidate = incoming.decode("latin-1") if len(incoming) <= _LONGEST else ""
+        candidate = incoming.decode("latin-1") if len(incoming) <= REQUEST_ID_MAX_LENGTH else ""
         if trusted_id(candidate, self.validator):
             return candidate
         request_id = self.issue()
