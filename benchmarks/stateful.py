@@ -7,6 +7,11 @@ Two groups, each against its plain request (the same app behind ``EnvelopeMiddle
 * ``accept``: a ``POST`` answering 202 through ``RequestTracker.accept``, pending record,
   background work and outcome written, in memory and in Redis, against a plain 202.
 
+Redis is a standalone server, and, when given (``--sentinel-url``, ``--cluster-url``) or
+started here (``--topologies``, from the test support: a master, a replica and a sentinel;
+three cluster masters, all on 127.0.0.1), a Sentinel-managed master (the statuses wait for
+the replica's acknowledgement, ``WAIT 1``, as they do by default there) and a Cluster.
+
 Variants run interleaved in rounds in one process (A B C, B C A, ...), each round timing a
 batch of requests per variant; the table shows medians and the median of per-round ratios.
 Every batch is timed twice: wall-clock time (what a client waits, Redis round trips included)
@@ -17,24 +22,28 @@ Needs a Redis: ``--redis-url`` or ``OPSGENIE_ENVELOPE_REDIS_URL``. Run from the 
     redis-server --port 6390 --save "" &
     python -m benchmarks.stateful --redis-url redis://127.0.0.1:6390/0
     python -m benchmarks.stateful --redis-url redis://127.0.0.1:6390/0 --quick
+    python -m benchmarks.stateful --redis-url redis://127.0.0.1:6390/0 --topologies --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
+import redis.cluster
+import redis.sentinel
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -126,33 +135,44 @@ def accepting(key: str, label: str, requests: RequestTracker | None) -> Case:
     return Case(key, label, app, "POST", 202, requests=requests)
 
 
-def ratelimit_group(redis_url: str, prefix: str) -> list[Case]:
-    """The plain request, then the rate-limit check in memory and in Redis."""
-    return [
+TOPOLOGY_LABELS = {
+    "standalone": "redis://",
+    "sentinel": "redis+sentinel://",
+    "cluster": "redis+cluster://",
+}
+"""How each topology is named in the table (by its URL scheme)."""
+
+
+def ratelimit_group(urls: dict[str, str], prefix: str) -> list[Case]:
+    """The plain request, then the rate-limit check in memory and on each Redis topology."""
+    cases = [
         Case("plain", "plain request (EnvelopeMiddleware)", _envelope()),
         limited("limit-memory", "rate limit, memory://", RateLimit(UNLIMITED)),
-        limited(
-            "limit-redis",
-            "rate limit, redis://",
-            RateLimit(UNLIMITED, storage=redis_url, name=f"{prefix}limit"),
-        ),
     ]
+    for topology, url in urls.items():
+        key = "limit-redis" if topology == "standalone" else f"limit-{topology}"
+        limit = RateLimit(UNLIMITED, storage=url, name=f"{prefix}limit")
+        cases.append(limited(key, f"rate limit, {TOPOLOGY_LABELS[topology]}", limit))
+    return cases
 
 
-def accept_group(redis_url: str, prefix: str) -> list[Case]:
-    """A plain 202, then ``accept`` with its status written in memory and in Redis."""
-    return [
+def accept_group(urls: dict[str, str], prefix: str) -> list[Case]:
+    """A plain 202, then ``accept`` with its status written in memory and on each topology."""
+    cases = [
         accepting("plain-202", "plain 202 (EnvelopeMiddleware)", None),
         accepting("accept-memory", "accept + status, memory://", RequestTracker()),
-        accepting(
-            "accept-redis",
-            "accept + status, redis://",
-            RequestTracker(RedisRequestStore(redis_url, key_prefix=f"{prefix}request:")),
-        ),
     ]
+    for topology, url in urls.items():
+        key = "accept-redis" if topology == "standalone" else f"accept-{topology}"
+        store = RedisRequestStore(url, key_prefix=f"{prefix}request:")
+        label = f"accept + status, {TOPOLOGY_LABELS[topology]}"
+        if store.redis.replicas:
+            label += f" (WAIT {store.redis.replicas})"
+        cases.append(accepting(key, label, RequestTracker(store)))
+    return cases
 
 
-GROUPS: dict[str, tuple[str, Callable[[str, str], list[Case]]]] = {
+GROUPS: dict[str, tuple[str, Callable[[dict[str, str], str], list[Case]]]] = {
     "ratelimit": ("rate-limit check per request", ratelimit_group),
     "accept": ("202 with the request-status write", accept_group),
 }
@@ -235,35 +255,62 @@ def render(results: dict[str, Any]) -> str:
     return markdown_table(headers, rows)
 
 
-def _forget(redis_url: str, prefix: str) -> None:
-    """Delete the keys this run wrote (``SCAN``, never ``FLUSHDB``)."""
-    client = redis.Redis.from_url(redis_url)
+def _forget(url: str, prefix: str) -> None:
+    """Delete the keys this run wrote (``SCAN``, never ``FLUSHDB``), on any topology."""
+    scheme, _, rest = url.partition("://")
+    hosts, _, service = rest.rpartition("@")[2].partition("/")
+    host, _, port = hosts.split(",")[0].rpartition(":")
+    if scheme == "redis+cluster":
+        client: Any = redis.cluster.RedisCluster(host, int(port))
+    elif scheme == "redis+sentinel":
+        sentinel = redis.sentinel.Sentinel([(host, int(port))])  # type: ignore[no-untyped-call]
+        client = sentinel.master_for(service)  # type: ignore[no-untyped-call]
+    else:
+        client = redis.Redis.from_url(url)
     try:
         keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
+        for key in keys:  # one at a time: a cluster's keys live on several nodes
+            client.delete(key)
     finally:
         client.close()
 
 
 async def measure(
-    redis_url: str, groups: list[str], rounds: int, batch_seconds: float
+    urls: dict[str, str], groups: list[str], rounds: int, batch_seconds: float
 ) -> list[dict[str, Any]]:
-    """Run ``groups`` against the Redis at ``redis_url``; clean up what they wrote."""
+    """Run ``groups`` against the Redis topologies in ``urls``; clean up what they wrote."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     results = []
     try:
         for name in groups:
             title, build = GROUPS[name]
-            cases = build(redis_url, prefix)
+            cases = build(urls, prefix)
             try:
                 results.append(await run_group(title, cases, rounds, batch_seconds))
             finally:
                 for case in cases:
                     await case.close()
     finally:
-        _forget(redis_url, prefix)
+        for url in urls.values():
+            _forget(url, prefix)
     return results
+
+
+@contextlib.contextmanager
+def topologies(urls: dict[str, str], start: bool) -> Iterator[dict[str, str]]:
+    """``urls``, plus a Sentinel set-up and a Cluster started here (``start``) when missing;
+    every process started is stopped by its PID when the block ends."""
+    with contextlib.ExitStack() as stack:
+        if start:
+            from tests.support.redis_server import ClusterServers, SentinelServers
+
+            for topology, make in (("sentinel", SentinelServers), ("cluster", ClusterServers)):
+                if topology not in urls:
+                    servers = make()
+                    stack.callback(servers.close)
+                    servers.start()
+                    urls[topology] = servers.url
+        yield urls
 
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -288,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--redis-url", default=os.environ.get("OPSGENIE_ENVELOPE_REDIS_URL"))
+    parser.add_argument("--sentinel-url", help="redis+sentinel://host:26379/service")
+    parser.add_argument("--cluster-url", help="redis+cluster://host:7000,host:7001")
+    parser.add_argument(
+        "--topologies",
+        action="store_true",
+        help="start a Sentinel set-up and a Cluster on 127.0.0.1 (those not given as URLs)",
+    )
     parser.add_argument("--quick", action="store_true", help="few short rounds: a smoke run")
     parser.add_argument("--rounds", type=int, help="rounds per group (default 21, quick 3)")
     parser.add_argument("--batch-ms", type=float, help="wall time per batch (default 100)")
@@ -325,12 +379,24 @@ def main(argv: list[str] | None = None) -> int:
         return BUSY_EXIT
     redis_before = redis_cpu_seconds(args.redis_url)
     started = time.perf_counter()
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        measured = runner.run(measure(args.redis_url, groups, rounds, batch_ms / 1000))
+    given = {"standalone": args.redis_url}
+    given.update(
+        {k: v for k, v in (("sentinel", args.sentinel_url), ("cluster", args.cluster_url)) if v}
+    )
+    with (
+        topologies(given, args.topologies) as urls,
+        asyncio.Runner(loop_factory=loop_factory) as runner,
+    ):
+        measured = runner.run(measure(urls, groups, rounds, batch_ms / 1000))
     results: dict[str, Any] = {
         "kind": "stateful",
         "machine": described,
-        "settings": {"rounds": rounds, "batch_ms": batch_ms, "loop": loop_name},
+        "settings": {
+            "rounds": rounds,
+            "batch_ms": batch_ms,
+            "loop": loop_name,
+            "topologies": sorted(urls),
+        },
         "groups": measured,
     }
     results["seconds"] = round(time.perf_counter() - started, 1)

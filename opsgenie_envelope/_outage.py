@@ -1,9 +1,11 @@
 """Shared by the stateful features (rate limits, request statuses): Redis client defaults,
-option checks and outage logs.
+option checks, outage logs and the back-off.
 
 A store that cannot be reached fails every request that needs it; one warning per request
 would flood the log. :class:`OutageLog` warns at the first failure, then at most once a
-minute while it lasts, and says when the store answers again.
+minute while it lasts, and says when the store answers again. :class:`Backoff` leaves a
+store that just failed alone for a while: requests get the outage answer at once instead
+of each waiting out a timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 import time
 from collections.abc import Mapping
 
-__all__ = ["REDIS_OPTIONS", "WARNING_INTERVAL", "OutageLog", "check_seconds"]
+__all__ = ["REDIS_OPTIONS", "WARNING_INTERVAL", "Backoff", "OutageLog", "check_seconds"]
 
 logger = logging.getLogger("opsgenie_envelope")
 
@@ -65,3 +67,35 @@ class OutageLog:
             self.down = False
             self._next_warning = 0.0
             logger.info("%s: storage answers again", self.what)
+
+
+class Backoff:
+    """One store's health, shared by all requests: after a failure it is left alone a while.
+
+    Args:
+        what: names the store in the log, e.g. ``"request statuses"``.
+        seconds: how long the store is left alone after a failure.
+    """
+
+    def __init__(self, what: str, seconds: float) -> None:
+        self.seconds = seconds
+        self.log = OutageLog(what)
+        self._until = 0.0
+
+    def waiting(self) -> float:
+        """Seconds left before the store may be tried again; 0.0 when it may."""
+        if not self._until:
+            return 0.0
+        left = self._until - time.monotonic()
+        return left if left > 0 else 0.0
+
+    def failed(self, error: BaseException, consequence: str) -> None:
+        """Start (or restart) the pause; log ``consequence`` (e.g. ``"answering 503"``) if due."""
+        self._until = time.monotonic() + self.seconds
+        self.log.failed(error, f"{consequence} for the next {self.seconds:g} s")
+
+    def succeeded(self) -> None:
+        """The store answered: end the pause, say so once if it was down."""
+        if self._until or self.log.down:
+            self._until = 0.0
+            self.log.recovered()

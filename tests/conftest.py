@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -10,7 +11,14 @@ import pytest
 
 from tests.support.apps import AppFactory, fastapi_app, starlette_app
 from tests.support.asgi import make_client
-from tests.support.redis_server import RedisServer, delete_keys, private_redis, redis_for_tests
+from tests.support.redis_server import (
+    ClusterServers,
+    RedisServer,
+    SentinelServers,
+    delete_keys,
+    private_redis,
+    redis_for_tests,
+)
 
 
 @pytest.fixture
@@ -55,3 +63,54 @@ def redis_server() -> Iterator[RedisServer]:
     """A ``redis-server`` this test owns, to stop and start again; stopped by PID at the end."""
     with private_redis() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterServers]:
+    """A Redis Cluster of three masters on 127.0.0.1, started once for the session.
+
+    Tests that stop or freeze its nodes leave it serving again (``ClusterServers.heal``).
+    """
+    try:
+        cluster = ClusterServers()
+    except RuntimeError as exc:
+        pytest.fail(f"cannot start a Redis Cluster: {exc}", pytrace=False)
+    try:
+        try:
+            cluster.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            pytest.fail(f"cannot start a Redis Cluster: {exc}", pytrace=False)
+        yield cluster
+    finally:
+        cluster.close()  # every node started so far, stopped by its PID
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelServers]:
+    """A master, its replica and a sentinel on 127.0.0.1, started once for the session."""
+    try:
+        servers = SentinelServers()
+    except RuntimeError as exc:
+        pytest.fail(f"cannot start Redis with a sentinel: {exc}", pytrace=False)
+    try:
+        try:
+            servers.start()
+        except (RuntimeError, OSError) as exc:
+            pytest.fail(f"cannot start Redis with a sentinel: {exc}", pytrace=False)
+        yield servers
+    finally:
+        servers.close()  # every process started so far, stopped by its PID
+
+
+@pytest.fixture(params=["standalone", "sentinel", "cluster"])
+def topology_url(request: pytest.FixtureRequest) -> str:
+    """The URL of each Redis topology in turn (each started once for the session)."""
+    if request.param == "standalone":
+        url: str = request.getfixturevalue("redis_url")
+    elif request.param == "sentinel":
+        servers: SentinelServers = request.getfixturevalue("redis_sentinel")
+        url = servers.url
+    else:
+        cluster: ClusterServers = request.getfixturevalue("redis_cluster")
+        url = cluster.url
+    return url

@@ -94,6 +94,8 @@ DEFAULT_RATE_LIMIT = 600
 DEFAULT_RATE_PERIOD = 60
 DEFAULT_REDIS_PREFIX = "alerts:"
 _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,48}")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
+"""The forms of ``ALERTS_REDIS_URL``: one server, a Sentinel-managed master, a Cluster."""
 DOCS_ASSETS = "/docs-assets"
 MAX_BODY_SIZE = 512 * 1024
 """The largest request body (413 past it): OpsGenie's field limits (message 130, alias 512,
@@ -115,7 +117,9 @@ class Settings:
         processing_delay: seconds a write waits before it is processed
             (``ALERTS_PROCESSING_DELAY``, default 0): shows why clients poll.
         redis_url: keep alerts, request statuses and rate limits in this Redis
-            (``ALERTS_REDIS_URL``, e.g. ``redis://127.0.0.1:6379/0``) instead of in memory.
+            (``ALERTS_REDIS_URL``, e.g. ``redis://127.0.0.1:6379/0``,
+            ``redis+sentinel://127.0.0.1:26379/mymaster`` or
+            ``redis+cluster://127.0.0.1:7000,127.0.0.1:7001``) instead of in memory.
         redis_prefix: put before the demo's Redis key names (``ALERTS_REDIS_PREFIX``,
             default ``alerts:``): several demos can share one Redis.
         seed: start with the sample alerts and users.
@@ -145,10 +149,11 @@ class Settings:
                 raise TypeError(f"{name} must be an int")
             if value < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.redis_url is not None and not self.redis_url.startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
-            raise ValueError("redis_url must read like redis://127.0.0.1:6379/0")
+        if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
+            raise ValueError(
+                "redis_url must read like redis://127.0.0.1:6379/0, "
+                "redis+sentinel://host:26379/service or redis+cluster://host:7000,host:7001"
+            )
         if not _PREFIX.fullmatch(self.redis_prefix):
             raise ValueError("redis_prefix must be 1..48 characters of [A-Za-z0-9_.:-]")
         if not (math.isfinite(self.processing_delay) and 0 <= self.processing_delay <= 60):
@@ -518,10 +523,13 @@ def _stores(settings: Settings) -> tuple[AlertStore, RateLimit, RequestTracker]:
         return AlertStore(), RateLimit(limit, key="api_key"), RequestTracker()
     from examples.alerts.redis_store import RedisAlertStore  # needs redis-py
 
+    # One client for the alerts and the request statuses: the library's, made for any of
+    # the three forms of the URL (a redis:// URL reaching a cluster node is refused here).
+    statuses = RedisRequestStore(url, key_prefix=f"{prefix}request:")
     return (
-        RedisAlertStore(url, prefix=prefix),
+        RedisAlertStore(url, prefix=prefix, client=statuses.client),
         RateLimit(limit, key="api_key", storage=url, name=f"{prefix}api"),
-        RequestTracker(RedisRequestStore(url, key_prefix=f"{prefix}request:")),
+        RequestTracker(statuses),
     )
 
 

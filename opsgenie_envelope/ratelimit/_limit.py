@@ -8,16 +8,18 @@ counter). This module picks the key, turns a refusal into :class:`TooManyRequest
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from starlette.requests import HTTPConnection
 
 from .. import ServiceUnavailable, TooManyRequests
-from .._outage import REDIS_OPTIONS, OutageLog, check_seconds
+from .._outage import REDIS_OPTIONS, Backoff, check_seconds
+from .._redis import SCHEMES, driver_errors, parse_url, probe, timeout_of
 from .._wire import RATE_LIMIT_REASON_PATTERN
 
 try:
@@ -38,6 +40,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from ._keys import KeyFunction, by_api_key, by_client_address
 from ._memory import BoundedMemoryStorage
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["RateLimit", "StorageErrorPolicy", "Strategy", "check_reason", "seconds_left"]
 
@@ -89,6 +94,44 @@ def _items(limit: object) -> tuple[RateLimitItem, ...]:
     return items
 
 
+def _topology_options(scheme: str, client_options: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``limits`` passes to the cluster or sentinel client: the cluster client retries
+    once (the call's timeout bounds it anyway), the sentinels answer within the timeouts."""
+    if scheme.endswith("+cluster"):
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        return {"retry": Retry(NoBackoff(), 1)}
+    if scheme.endswith("+sentinel"):
+        sockets = {k: v for k, v in client_options.items() if k.startswith("socket_")}
+        return {"sentinel_kwargs": sockets}
+    return {}
+
+
+def _client_storage(client: object, options: Mapping[str, Any] | None) -> Storage:
+    """A ``limits`` storage on a redis-py client's connection pool (the client's owner closes
+    it); ``TypeError`` for anything else."""
+    wrong = "storage must be a URL ('memory://', 'redis://host:6379/0'), a Storage or a Redis"
+    try:
+        from redis.asyncio import Redis, RedisCluster
+    except ImportError:
+        raise TypeError(wrong) from None
+    if isinstance(client, RedisCluster):
+        raise TypeError(
+            "storage: limits cannot count on a RedisCluster client it did not make; "
+            "name the cluster as redis+cluster://host:port,host:port"
+        )
+    if not isinstance(client, Redis):
+        raise TypeError(wrong)
+    if options:
+        raise TypeError("storage_options apply to a storage URL, not to a client")
+    settings: dict[str, Any] = {"implementation": "redispy", "wrap_exceptions": True}
+    settings["connection_pool"] = client.connection_pool  # limits' redis-py client shares it
+    made = storage_from_string("async+redis://", **settings)
+    assert isinstance(made, Storage)
+    return made
+
+
 def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storage, Any]:
     """The ``limits`` storage for ``storage``, and the redis-py pool made for it (or ``None``)."""
     if isinstance(storage, Storage):
@@ -96,7 +139,9 @@ def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storag
             raise TypeError("storage_options apply to a storage URL, not to a storage object")
         return storage, None
     if not isinstance(storage, str):
-        raise TypeError("storage must be a URL ('memory://', 'redis://host:6379/0') or a Storage")
+        return _client_storage(storage, options), None
+    if storage.removeprefix("async+").startswith(SCHEMES):  # one syntax for every feature
+        parse_url(storage.removeprefix("async+"), "storage")
     if storage.startswith("unix://"):  # redis-py's name for a Redis socket
         storage = "redis+unix://" + storage.removeprefix("unix://")
     url = storage if storage.startswith("async+") else f"async+{storage}"
@@ -114,10 +159,12 @@ def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storag
             except ImportError:
                 raise ImportError(_NO_REDIS) from None
             raw = url.removeprefix("async+").replace("redis+unix://", "unix://", 1)
+            probe(raw, client_options)  # a cluster node named by redis:// is refused here
             pool = ConnectionPool.from_url(raw, **client_options)
             settings["connection_pool"] = pool
         else:
             settings.update(client_options)
+            settings.update(_topology_options(scheme, client_options))
     else:
         settings.update(options or {})
     try:
@@ -144,8 +191,12 @@ class RateLimit:
             at once, ``"10/second;600/minute"`` (every one must allow the request).
         storage: ``"memory://"`` (this process only, the default; a
             :class:`BoundedMemoryStorage` of at most 100,000 keys), ``"redis://host:6379/0"``
-            (shared by every process and host using it; also ``rediss://``,
-            ``redis+sentinel://``, ``redis+cluster://``), or a ``limits.aio.storage.Storage``.
+            (shared by every process and host using it; also ``rediss://``, ``unix://``,
+            ``redis+sentinel://host:26379,host:26380/service``,
+            ``redis+cluster://host:7000,host:7001``), a ``limits.aio.storage.Storage``, or
+            a ``redis.asyncio.Redis`` (also ``Sentinel(...).master_for(...)``; its owner
+            closes it).
+            A ``redis://`` URL that reaches a cluster node is refused (``ValueError``).
         strategy: ``"fixed-window"`` (default), ``"moving-window"`` or
             ``"sliding-window-counter"``.
         key: who a request counts against: ``"api_key"`` (the caller the app authenticated
@@ -162,7 +213,8 @@ class RateLimit:
         storage_retry_after: seconds the storage is left alone after an error (the policy
             applies meanwhile, without waiting on it); the 503's ``Retry-After``.
         storage_options: keyword arguments for the storage (Redis: the redis-py client's,
-            e.g. ``{"socket_timeout": 0.2}``; default timeouts are 1 s; memory:
+            e.g. ``{"socket_timeout": 0.2}``; default timeouts are 1 s, and
+            ``socket_timeout`` bounds each check, the driver's retries included; memory:
             ``{"max_keys": 100_000}``).
 
     Example::
@@ -180,7 +232,7 @@ class RateLimit:
         self,
         limit: str,
         *,
-        storage: str | Storage = "memory://",
+        storage: str | Storage | Redis = "memory://",
         strategy: Strategy = "fixed-window",
         key: Literal["api_key", "address"] | KeyFunction = "api_key",
         reason: str | None = None,
@@ -214,6 +266,7 @@ class RateLimit:
         if storage_options is not None and not isinstance(storage_options, Mapping):
             raise TypeError("storage_options must be a mapping of keyword arguments")
         self.storage, self._pool = _storage(storage, storage_options)
+        self._owned = isinstance(storage, str)  # made from a URL: aclose closes its clients
         try:
             self._limiter = _STRATEGIES[strategy](self.storage)
         except NotImplementedError:
@@ -222,12 +275,15 @@ class RateLimit:
             ) from None
         self.strategy = strategy
         self._errors: tuple[type[BaseException], ...] = (StorageError, OSError, TimeoutError)
+        self._timeout: float | None = None
         if not isinstance(self.storage, MemoryStorage):  # a given storage may not wrap errors
             base = self.storage.base_exceptions
             self._errors += base if isinstance(base, tuple) else (base,)
+            if not isinstance(storage, Storage):  # Redis: every driver failure, one timeout
+                self._errors += driver_errors()
+                self._timeout = timeout_of(storage_options)
         # Storage health: shared by all requests, like a connection pool's state.
-        self._down_until = 0.0
-        self._outage = OutageLog(f"rate limit {name!r}")
+        self._health = Backoff(f"rate limit {name!r}", self.storage_retry_after)
 
     def __repr__(self) -> str:
         limits = ";".join(str(item) for item in self.items)
@@ -237,12 +293,20 @@ class RateLimit:
         """Close the Redis connections of a storage this limit made from a URL.
 
         Call it when the app stops (FastAPI's lifespan). It closes the connection pool made
-        for a ``redis://``, ``rediss://`` or ``unix://`` URL; a ``redis+sentinel://`` or
-        ``redis+cluster://`` storage keeps the clients ``limits`` made for it, and a storage
-        object passed in is left to its owner.
+        for a ``redis://``, ``rediss://`` or ``unix://`` URL, and the clients ``limits`` made
+        for a ``redis+sentinel://`` (master, replica, sentinels) or ``redis+cluster://`` URL;
+        a storage object passed in is left to its owner.
         """
         if self._pool is not None:
             await self._pool.aclose()
+        if self._timeout is None or self._pool is not None or not self._owned:
+            return
+        bridge = getattr(self.storage, "bridge", None)
+        made = [getattr(bridge, "storage", None), getattr(bridge, "storage_replica", None)]
+        made += list(getattr(getattr(bridge, "sentinel", None), "sentinels", []))
+        for client in made:
+            if client is not None:
+                await client.aclose()
 
     async def __call__(self, connection: HTTPConnection) -> None:
         """The FastAPI dependency: ``Depends(limit)`` checks every HTTP request of a route.
@@ -273,32 +337,26 @@ class RateLimit:
         Raises ``TooManyRequests`` when the key is over the limit, ``ServiceUnavailable``
         when the storage is down and the policy is ``"fail-closed"``.
         """
-        if self._down_until and time.monotonic() < self._down_until:
+        if self._health.waiting():
             self._storage_down(None)
             return
         try:
-            for item in self.items:
-                if not await self._limiter.hit(item, self.name, key):
-                    stats = await self._limiter.get_window_stats(item, self.name, key)
-                    period = item.get_expiry()
-                    wait = seconds_left(stats.reset_time, period)
-                    raise TooManyRequests(retry_after=wait, reason=self.reason, period=period)
+            async with asyncio.timeout(self._timeout):
+                for item in self.items:
+                    if not await self._limiter.hit(item, self.name, key):
+                        stats = await self._limiter.get_window_stats(item, self.name, key)
+                        period = item.get_expiry()
+                        wait = seconds_left(stats.reset_time, period)
+                        raise TooManyRequests(retry_after=wait, reason=self.reason, period=period)
         except self._errors as exc:
             self._storage_down(exc)
             return
-        if self._down_until:
-            self._down_until = 0.0
-            self._outage.recovered()
+        self._health.succeeded()
 
     def _storage_down(self, exc: BaseException | None) -> None:
         """Apply the policy: return (fail open) or raise ``ServiceUnavailable``."""
-        now = time.monotonic()
         if exc is not None:
-            self._down_until = now + self.storage_retry_after
             policy = "requests pass unchecked" if self.on_storage_error == "fail-open" else "503"
-            self._outage.failed(
-                getattr(exc, "storage_error", exc),
-                f"{policy} for the next {self.storage_retry_after:g} s",
-            )
+            self._health.failed(getattr(exc, "storage_error", exc), policy)
         if self.on_storage_error == "fail-closed":
-            raise ServiceUnavailable(retry_after=max(self._down_until - now, 1.0))
+            raise ServiceUnavailable(retry_after=max(self._health.waiting(), 1.0))

@@ -9,9 +9,14 @@ Keys, for each owner (``<o>``, a digest of who accepted the request; ``-`` for n
   goes first) and expire with its last record.
 
 So Redis holds at most ``owners x max_per_owner`` records, each gone ``ttl`` after its last
-change; the ``{<o>}`` hash tag keeps one owner's keys in one Redis Cluster slot. Each change
-is one Lua script, so it is atomic, and every deadline is read from the Redis server's clock
-(``TIME``): hosts with skewed clocks agree.
+change. Each change is one Lua script on one owner's keys, so it is atomic, and the
+``{<o>}`` hash tag keeps them in one Cluster slot; every deadline is read from the Redis
+server's clock (``TIME``): hosts with skewed clocks agree.
+
+Writes are idempotent under their lease token: ``begin`` and ``finish`` retried after a
+failover (the first attempt may or may not have landed) answer as the first would have.
+On a Sentinel-managed master the accept and the outcome wait for a replica's
+acknowledgement (see :class:`~opsgenie_envelope._redis.RedisState`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._outage import REDIS_OPTIONS, check_seconds
+from .._outage import check_seconds
+from .._redis import RedisState, RedisUnavailable
 from ._status import LOST, RequestStatus
 from ._store import (
     DEFAULT_MAX_PER_OWNER,
@@ -34,7 +40,7 @@ from ._store import (
 )
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
 
 __all__ = ["RedisRequestStore"]
 
@@ -64,13 +70,18 @@ local function index(set, id, ttl)
 end
 """
 
-# ARGV ttl ms, cap, records prefix, request ID, action, token, lease ms.
-# 0 when taken, 1 when recorded, 2 when recorded after dropping an older record.
+# ARGV ttl ms, cap, records prefix, request ID, action, token, lease ms. 0 when taken, 1 when
+# recorded (or recorded already under this token: a retry), 2 when recorded after dropping
+# an older record.
 _BEGIN = (
     _NOW
     + _ROOM
     + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  if cjson.decode(raw).token == ARGV[6] then return 1 end
+  return 0
+end
 local ttl = tonumber(ARGV[1])
 room(ttl, tonumber(ARGV[2]), ARGV[3])
 redis.call('SET', KEYS[1], cjson.encode({state = 'pending', action = ARGV[5], token = ARGV[6],
@@ -95,7 +106,8 @@ return 1
 """
 )
 
-# ARGV ttl ms, cap, records prefix, request ID, token, the done record (JSON).
+# ARGV ttl ms, cap, records prefix, request ID, token, the done record (JSON, holding the
+# token). A repeat of the same finish (same token, already done) answers 1 again.
 _FINISH = (
     _NOW
     + _ROOM
@@ -104,7 +116,8 @@ local ttl = tonumber(ARGV[1])
 local raw = redis.call('GET', KEYS[1])
 if raw then
   local record = cjson.decode(raw)
-  if record.state ~= 'pending' or record.token ~= ARGV[5] then return 0 end
+  if record.token ~= ARGV[5] then return 0 end
+  if record.state ~= 'pending' then return raw == ARGV[6] and 1 or 0 end
   redis.call('ZREM', KEYS[2], ARGV[4])
 else
   room(ttl, tonumber(ARGV[2]), ARGV[3])
@@ -144,13 +157,20 @@ class RedisRequestStore(RequestStore):
     """Request records in Redis (``redis.asyncio``), with a TTL: for many processes and hosts.
 
     Args:
-        url: ``redis://host:6379/0`` (also ``rediss://``, ``unix://``), for a client of its own.
-        client: a ``redis.asyncio.Redis`` to use instead of ``url`` (its owner closes it).
+        url: ``redis://host:6379/0`` (also ``rediss://``, ``unix://``),
+            ``redis+sentinel://host:26379,host:26380/service`` or
+            ``redis+cluster://host:7000,host:7001``, for a client of its own. A
+            ``redis://`` URL that reaches a cluster node is refused (``ValueError``).
+        client: a ``redis.asyncio.Redis`` (also ``Sentinel(...).master_for(...)``) or
+            ``redis.asyncio.RedisCluster`` to use instead of ``url`` (its owner closes it).
         ttl: seconds a record is kept after its last change.
         key_prefix: put before every key name.
         max_per_owner: records one owner keeps at most (the oldest finished one goes first,
             with a warning).
-        options: more keyword arguments for ``Redis.from_url`` (default timeouts are 1 s).
+        replicas: replicas that must acknowledge an accept and an outcome before they
+            count (``WAIT``): 1 on a Sentinel-managed master, 0 otherwise (``None``).
+        options: more keyword arguments for the redis-py client (default timeouts are 1 s;
+            ``socket_timeout`` bounds each call, the driver's retries included).
 
     A client, like its connections, belongs to the event loop that first uses it.
 
@@ -163,15 +183,15 @@ class RedisRequestStore(RequestStore):
         self,
         url: str | None = None,
         *,
-        client: Redis | None = None,
+        client: Redis | RedisCluster | None = None,
         ttl: float = DEFAULT_TTL,
         key_prefix: str = "opsgenie_envelope:request:",
+        replicas: int | None = None,
         max_per_owner: int = DEFAULT_MAX_PER_OWNER,
         **options: Any,
     ) -> None:
         try:
-            from redis.asyncio import Redis
-            from redis.exceptions import RedisError
+            import redis  # noqa: F401
         except ImportError as exc:
             raise ImportError(
                 'RedisRequestStore needs redis-py: pip install "opsgenie-envelope[redis]"'
@@ -182,18 +202,16 @@ class RedisRequestStore(RequestStore):
         self.key_prefix = key_prefix
         self.max_per_owner = check_cap("max_per_owner", max_per_owner)
         self._warn = CapWarning()
-        if (url is None) == (client is None):
-            raise TypeError("give RedisRequestStore either a url or a client")
-        if client is not None:
-            if options:
-                raise TypeError("options apply to a url, not to a client")
-            self.client, self._owned = client, False
+        target: str | Redis | RedisCluster
+        if client is not None and url is None:
+            target, option = client, "client"
+        elif url is not None and client is None:
+            target, option = url, "url"
         else:
-            if not isinstance(url, str) or "://" not in url:
-                raise ValueError("url must read like 'redis://host:6379/0'")
-            self.client, self._owned = Redis.from_url(url, **{**REDIS_OPTIONS, **options}), True
-        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
-        register = self.client.register_script
+            raise TypeError("give RedisRequestStore either a url or a client")
+        self.redis = RedisState(target, option=option, replicas=replicas, options=options)
+        self.client = self.redis.client
+        register = self.redis.script
         self._begin, self._renew = register(_BEGIN), register(_RENEW)
         self._finish, self._get = register(_FINISH), register(_GET)
 
@@ -202,11 +220,11 @@ class RedisRequestStore(RequestStore):
         base = f"{self.key_prefix}{{{owner or '-'}}}:"
         return [f"{base}r:{request_id}", f"{base}pending", f"{base}done"], f"{base}r:"
 
-    async def _run(self, script: Any, keys: list[str], *args: Any) -> Any:
+    async def _run(self, script: Any, keys: list[str], *args: Any, durable: bool = False) -> Any:
         try:
-            return await script(keys=keys, args=list(args))
-        except self._errors as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            return await self.redis.run(script, keys, list(args), durable=durable)
+        except RedisUnavailable as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     def _counted(self, result: Any, owner: str) -> bool:
         if result == 2:
@@ -228,6 +246,7 @@ class RedisRequestStore(RequestStore):
             action,
             token,
             _millis(lease),
+            durable=True,
         )
         return self._counted(result, owner)
 
@@ -247,6 +266,7 @@ class RedisRequestStore(RequestStore):
             "status": status.status,
             "at": round(status.processed_at.timestamp() * 1000),
             "fields": dict(status.fields),
+            "token": token,
         }
         keys, records = self._keys(request_id, owner)
         result = await self._run(
@@ -258,6 +278,7 @@ class RedisRequestStore(RequestStore):
             request_id,
             token,
             orjson.dumps(record),
+            durable=True,
         )
         return self._counted(result, owner)
 
@@ -280,6 +301,5 @@ class RedisRequestStore(RequestStore):
         )
 
     async def aclose(self) -> None:
-        """Close the client this store made (a given client is left to its owner)."""
-        if self._owned:
-            await self.client.aclose()
+        """Close the clients this store made (a given client is left to its owner)."""
+        await self.redis.aclose()

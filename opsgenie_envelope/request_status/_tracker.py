@@ -34,7 +34,8 @@ from .. import (
     set_message,
 )
 from .._caller import digest
-from .._outage import OutageLog, check_seconds
+from .._outage import Backoff, check_seconds
+from .._redis import SCHEMES
 from ._redis import RedisRequestStore
 from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
 from ._store import DEFAULT_TTL, MemoryRequestStore, RequestStore, StoreUnavailable
@@ -49,13 +50,12 @@ ACCEPTED = "Request will be processed"
 NOT_FOUND = "Request not found. It might not be processed yet."
 """The 404 message while a request is unknown or still processing."""
 
-RECORD_ATTEMPTS = 5
-"""Tries to record an outcome while the store is down (0.1 s, doubling: about 1.5 s)."""
+RECORD_PAUSE = (0.1, 2.0)
+"""Pauses between tries to record an outcome while the store fails: from 0.1 s, doubling up
+to 2 s, for as long as the lease (after it the status reads as failed anyway)."""
 
 Work = Callable[..., "Outcome | Awaitable[Outcome]"]
 """What ``accept`` runs: a function (sync, run in the thread pool, or async) giving an Outcome."""
-
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _store(store: str | RequestStore, ttl: float | None) -> RequestStore:
@@ -64,26 +64,33 @@ def _store(store: str | RequestStore, ttl: float | None) -> RequestStore:
             raise TypeError("ttl applies to a store URL; give it to the store object instead")
         return store
     if not isinstance(store, str):
-        raise TypeError("store must be 'memory://', a redis:// URL or a RequestStore")
+        raise TypeError("store must be 'memory://', a Redis URL or a RequestStore")
     ttl = DEFAULT_TTL if ttl is None else ttl
     if store == "memory://":
         return MemoryRequestStore(ttl=ttl)
-    if store.startswith(_REDIS_SCHEMES):
+    if store.startswith(SCHEMES):
         return RedisRequestStore(store, ttl=ttl)
-    raise ValueError(f"store must be 'memory://' or a redis:// URL, got {store.partition(':')[0]}")
+    raise ValueError(
+        f"store must be 'memory://' or a Redis URL ({', '.join(SCHEMES)}), "
+        f"got {store.partition(':')[0]}"
+    )
 
 
 class RequestTracker:
     """OpsGenie's asynchronous requests: 202 now, the outcome at ``GET .../requests/{id}``.
 
     Args:
-        store: ``"memory://"`` (this process, the default), ``"redis://host:6379/0"`` (every
-            process and host), or a :class:`RequestStore`.
+        store: ``"memory://"`` (this process, the default), a Redis URL (every process and
+            host: ``redis://host:6379/0``, ``redis+sentinel://host:26379/service``,
+            ``redis+cluster://host:7000,host:7001``; see :class:`RedisRequestStore`), or a
+            :class:`RequestStore`.
         lease: seconds a request may go without a sign of life from its worker (renewed every
             third of it while the work runs) before its status reads as failed.
         ttl: seconds statuses are kept (a store URL only; the default is one day).
         message: the 202's text.
-        retry_after: ``Retry-After`` of the 503 answered while the store is unreachable.
+        retry_after: ``Retry-After`` of the 503 answered while the store is unreachable,
+            and how long the store is left alone after a failure (requests meanwhile get
+            the 503 at once, as a rate limit's ``storage_retry_after`` does).
 
     Requests are keyed by the request ID ``EnvelopeMiddleware`` issued, so ``accept`` must
     run inside a request it serves, in an async handler on asyncio.
@@ -131,7 +138,7 @@ class RequestTracker:
             raise TypeError("message must be a non-empty str")
         self.message = message
         self._jobs: set[asyncio.Task[None]] = set()  # strong references until each job ends
-        self._outage = OutageLog("request statuses")
+        self._health = Backoff("request statuses", self.retry_after)
 
     @property
     def running(self) -> int:
@@ -139,8 +146,14 @@ class RequestTracker:
         return len(self._jobs)
 
     def _unavailable(self, error: StoreUnavailable) -> ServiceUnavailable:
-        self._outage.failed(error, "answering 503")
+        self._health.failed(error, "answering 503")
         return ServiceUnavailable(retry_after=self.retry_after)
+
+    def _check_health(self) -> None:
+        """While the store is left alone after a failure: 503 at once, without calling it."""
+        left = self._health.waiting()
+        if left:
+            raise ServiceUnavailable(retry_after=max(left, 1.0))
 
     async def accept(
         self, work: Work, /, *args: Any, action: str, owner: str | None = None, **kwargs: Any
@@ -166,11 +179,12 @@ class RequestTracker:
             raise TypeError("work must be a function returning an Outcome")
         token = token_hex(16)  # a lease token, not an ID: never drawn from the request IDs
         holder = _owner(owner)
+        self._check_health()
         try:
             recorded = await self.store.begin(request_id, action, token, self.lease, holder)
         except StoreUnavailable as exc:
             raise self._unavailable(exc) from None
-        self._outage.recovered()
+        self._health.succeeded()
         if not recorded:
             raise Conflict("A request with this ID was accepted already")
         job = asyncio.get_running_loop().create_task(
@@ -190,11 +204,12 @@ class RequestTracker:
         holder = _owner(owner)
         if not isinstance(request_id, str) or not is_valid_request_id(request_id):
             return None
+        self._check_health()
         try:
             found = await self.store.get(request_id, holder)
         except StoreUnavailable as exc:
             raise self._unavailable(exc) from None
-        self._outage.recovered()
+        self._health.succeeded()
         return found
 
     async def status_data(self, request_id: str, owner: str | None = None) -> dict[str, Any]:
@@ -280,8 +295,10 @@ class RequestTracker:
                 logger.warning("request %s: lease not renewed (%s)", request_id, exc)
 
     async def _record(self, request_id: str, token: str, owner: str, status: RequestStatus) -> None:
-        delay = 0.1
-        for attempt in range(RECORD_ATTEMPTS):
+        """Record the outcome; retried (the same write, idempotent) until the lease runs out."""
+        delay, longest = RECORD_PAUSE
+        deadline = asyncio.get_running_loop().time() + self.lease
+        while True:
             try:
                 if not await self.store.finish(request_id, token, status, owner):
                     logger.warning(
@@ -290,7 +307,7 @@ class RequestTracker:
                     )
                 return
             except StoreUnavailable as exc:
-                if attempt == RECORD_ATTEMPTS - 1:
+                if asyncio.get_running_loop().time() + delay > deadline:
                     logger.error(
                         "request %s: outcome not recorded (%s); its status will read as "
                         "failed once its lease runs out",
@@ -299,7 +316,7 @@ class RequestTracker:
                     )
                     return
                 await asyncio.sleep(delay)
-                delay *= 2
+                delay = min(delay * 2, longest)
 
 
 def _owner(owner: str | None) -> str:

@@ -11,6 +11,7 @@ import pytest
 from benchmarks import inprocess, keys, report, stateful, wire
 from benchmarks.stats import paired_ratios, summarize
 from benchmarks.variants import SIZES, VARIANTS, payload_bytes
+from tests.support.redis_server import ClusterServers, SentinelServers
 
 WRK_OUTPUT = """\
 Running 2s test @ http://127.0.0.1:40787/payload
@@ -100,6 +101,23 @@ def test_stateful_benchmark_measures_every_case(
 def test_remote_redis_cpu_is_not_ours() -> None:
     """A Redis on another host uses that host's CPU: nothing to subtract from the load."""
     assert stateful.redis_cpu_seconds("redis://10.0.0.1:6379/0") is None
+
+
+@pytest.mark.redis
+def test_stateful_benchmark_measures_every_topology(
+    redis_url: str,
+    redis_sentinel: SentinelServers,
+    redis_cluster: ClusterServers,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Given Sentinel and Cluster URLs, both groups also measure those topologies."""
+    urls = ["--sentinel-url", redis_sentinel.url, "--cluster-url", redis_cluster.url]
+    assert stateful.main(["--rounds", "1", "--batch-ms", "2", "--redis-url", redis_url, *urls]) == 0
+    printed = capsys.readouterr().out
+    assert "rate limit, redis+sentinel://" in printed
+    assert "rate limit, redis+cluster://" in printed
+    assert "accept + status, redis+sentinel:// (WAIT 1)" in printed
+    assert "accept + status, redis+cluster://" in printed
 
 
 def test_stateful_benchmark_needs_a_redis(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -9,13 +10,14 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import redis.cluster
 from fastapi import FastAPI
 
 from examples.alerts.api import Settings, create_app
 from examples.alerts.redis_store import redacted
 from tests.support.demo_app import READONLY, demo, poll_raw, raw_client
 from tests.support.processes import free_port
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import ClusterServers, RedisServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -149,3 +151,27 @@ async def test_redis_down_answers_503_not_500(redis_server: RedisServer) -> None
         write = await api.post("/v2/alerts", json={"message": "Disk full"})
     assert (read.status_code, read.headers["retry-after"]) == (503, "5")
     assert write.status_code == 503
+
+
+def test_redis_url_of_a_cluster_node_is_refused(redis_cluster: ClusterServers) -> None:
+    """``ALERTS_REDIS_URL=redis://<a cluster node>``: the demo refuses to start, naming the fix."""
+    node = f"redis://127.0.0.1:{redis_cluster.nodes[0].port}/0"
+    with pytest.raises(ValueError, match=r"redis\+cluster://"):
+        create_app(Settings(redis_url=node))
+
+
+async def test_keys_share_one_cluster_slot(redis_cluster: ClusterServers) -> None:
+    """On a cluster the demo's own keys carry one hash tag: one slot, so seeding is atomic."""
+    prefix = f"tagged-{uuid.uuid4().hex[:8]}:"
+    app = demo(redis_url=redis_cluster.url, redis_prefix=prefix)
+    async with app.router.lifespan_context(app), raw_client(app) as api:
+        count = (await api.get("/v2/alerts/count")).json()["data"]["count"]
+    client = redis.cluster.RedisCluster("127.0.0.1", redis_cluster.nodes[0].port)
+    try:
+        names = [name.decode() for name in client.scan_iter(match=f"{{{prefix}}}*")]
+        slots = {client.keyslot(name) for name in names}  # type: ignore[no-untyped-call]
+    finally:
+        client.close()
+    assert count == 5
+    assert sorted(name.rpartition("}")[2] for name in names) == ["alert", "seeded", "tiny", "user"]
+    assert len(slots) == 1

@@ -1,4 +1,5 @@
-"""The demo under a real ``uvicorn --workers 2`` on Redis: consistent whichever worker answers."""
+"""The demo under a real ``uvicorn --workers 2`` on Redis (one server, Sentinel, Cluster):
+consistent whichever worker answers."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ LIMIT = 100
 TRIES = 20
 
 
-def test_demo_with_workers_on_redis_is_consistent(redis_url: str, redis_prefix: str) -> None:
+def test_demo_with_workers_on_redis_is_consistent(topology_url: str, redis_prefix: str) -> None:
     """Every poll after processing answers 200, every read finds the alert, the limit is global.
 
-    Each request opens a new connection, so the kernel spreads them over the workers.
+    On each topology. Each request opens a new connection, so the kernel spreads them over
+    the workers.
     """
     environment = {
-        "ALERTS_REDIS_URL": redis_url,
+        "ALERTS_REDIS_URL": topology_url,
         "ALERTS_REDIS_PREFIX": redis_prefix,
         "ALERTS_RATE_LIMIT": str(LIMIT),
         "ALERTS_PROCESSING_DELAY": "0.2",

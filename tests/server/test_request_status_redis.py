@@ -140,18 +140,22 @@ async def test_killed_worker_process_leaves_a_failed_status_not_pending(
 async def test_redis_down_answers_503_then_recovers(
     on_redis: MakeRequests, redis_server: RedisServer
 ) -> None:
-    """Redis stopped: accept and status answer 503 with Retry-After; restarted, all works again."""
-    tracker = on_redis(redis_server.url, "down:")
+    """Redis stopped: 503 with Retry-After, then at once during the back-off; then all works."""
+    tracker = on_redis(redis_server.url, "down:", retry_after=1)
     async with make_client(tracked_app(tracker, created)) as client:
         redis_server.stop()
         refused = await client.post("/v2/alerts", json={"message": "Disk full"})
+        started = time.perf_counter()
         unreadable = await status_of(client, "8a88410f-3129-483d-87b7-b09ffdb1ac2c")
+        backed_off = time.perf_counter() - started
         redis_server.start()
+        await asyncio.sleep(max(0.0, 1.05 - backed_off))  # the back-off ends
         accepted = await client.post("/v2/alerts", json={"message": "Disk full"})
         await tracker.join()
         status = await status_of(client, accepted.json()["requestId"])
-    assert (refused.status_code, refused.headers["retry-after"]) == (503, "5")
-    assert unreadable.status_code == 503
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "1")
+    assert (unreadable.status_code, unreadable.headers["retry-after"]) == (503, "1")
+    assert backed_off < 0.5  # answered from the back-off, Redis not asked
     assert accepted.status_code == 202
     assert status.json()["data"]["status"] == "Created alert"
 
