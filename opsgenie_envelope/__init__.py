@@ -19,6 +19,7 @@ from ._body import read_json
 from ._caller import genie_key, get_caller, set_caller
 from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, EnvelopeOptions, docs_paths
 from ._context import REQUEST_ID_KEY, get_request_id, set_message
+from ._cursor import CURSOR_PATTERN, CursorPage, CursorPager, Direction
 from ._errors import (
     ApiError,
     BadRequest,
@@ -56,6 +57,7 @@ from ._wire import DEFAULT_LIMIT, EXPOSE_HEADERS, MAX_LIMIT, MessageKey, Order
 __version__ = "0.1.0"
 
 __all__ = [
+    "CURSOR_PATTERN",
     "DEFAULT_EXCLUDE_PATHS",
     "DEFAULT_LIMIT",
     "EXPOSE_HEADERS",
@@ -66,6 +68,9 @@ __all__ = [
     "ClientError",
     "Conflict",
     "ContentTooLarge",
+    "CursorPage",
+    "CursorPager",
+    "Direction",
     "EnvelopeConfig",
     "EnvelopeMiddleware",
     "EnvelopeOptions",

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope
 
 from ._errors import ContentTooLarge
+from ._options import check_int
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "check_max_body_size", "limit_body"]
 
@@ -27,13 +28,7 @@ DEFAULT_MAX_BODY_SIZE = 1_048_576
 
 def check_max_body_size(value: object) -> int | None:
     """``value`` if it can be ``max_body_size`` (bytes, at least 1, or ``None``); else raise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"max_body_size must be an int or None, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"max_body_size must be at least 1 byte, got {value}")
-    return value
+    return None if value is None else check_int("max_body_size", value, minimum=1)
 
 
 def _too_large() -> HTTPException:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
+from time import perf_counter
 from typing import Any, TypedDict
 
 from ._body_limit import DEFAULT_MAX_BODY_SIZE, check_max_body_size
 from ._integration import Integration, check_integrations
+from ._options import check_bool, check_callable, check_choice
 from ._request_id import is_valid_request_id
 from ._wire import MESSAGE_KEYS, MessageKey
 
@@ -73,6 +75,7 @@ class EnvelopeOptions(TypedDict, total=False):
     ignore_trailing_slash: bool
     debug: bool
     integrations: Iterable[Integration]
+    clock: Callable[[], float]
     max_body_size: int | None
 
 
@@ -106,6 +109,9 @@ class EnvelopeConfig:
         integrations: :class:`Integration` objects whose hooks run per request (e.g.
             ``opsgenie_envelope.otel.OpenTelemetryIntegration()``); none by default. Any
             iterable; kept as a tuple.
+        clock: a monotonic clock in seconds; ``took`` is the time between its reading when
+            the request arrives and its reading when the answer starts.
+            ``time.perf_counter`` by default; tests may pass their own.
         max_body_size: the largest request body in bytes (1 MiB by default); ``None`` for no
             limit. A larger declared ``Content-Length`` is answered 413 before the body is
             read; a body of unknown length, as soon as the app has read past the limit.
@@ -122,17 +128,18 @@ class EnvelopeConfig:
     ignore_trailing_slash: bool = False
     debug: bool = False
     integrations: Iterable[Integration] = ()
+    clock: Callable[[], float] = perf_counter
     max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
 
     def __post_init__(self) -> None:
         check_max_body_size(self.max_body_size)
         object.__setattr__(self, "integrations", check_integrations(self.integrations))
-        if self.generator is not None and not callable(self.generator):
-            raise TypeError("generator must be a callable returning a str, or None")
-        if not callable(self.validator):
-            raise TypeError("validator must be a callable taking a str and returning a bool")
-        if self.exclude is not None and not callable(self.exclude):
-            raise TypeError("exclude must be a callable taking a path and returning a bool")
+        if self.generator is not None:
+            check_callable("generator", self.generator, "a callable returning a str, or None")
+        check_callable("validator", self.validator, "a callable taking a str and returning a bool")
+        if self.exclude is not None:
+            check_callable("exclude", self.exclude, "a callable taking a path and returning a bool")
+        check_callable("clock", self.clock, "a callable returning seconds")
         for name in (
             "trust_incoming_id",
             "negotiate",
@@ -140,12 +147,8 @@ class EnvelopeConfig:
             "ignore_trailing_slash",
             "debug",
         ):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
-        if self.message_key not in MESSAGE_KEYS:
-            raise ValueError(
-                f"message_key must be one of {tuple(MESSAGE_KEYS)}, got {self.message_key!r}"
-            )
+            check_bool(name, getattr(self, name))
+        check_choice("message_key", self.message_key, MESSAGE_KEYS)
         paths: object = self.exclude_paths
         if paths is None:
             return

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.types import Scope
 
+from ._options import check_type
 from ._wire import MESSAGE
 
 __all__ = ["REQUEST_ID_KEY", "get_request_id", "set_message"]
@@ -63,9 +64,7 @@ def set_message(message: str) -> None:
         async def create_alert(body: AlertIn) -> None:
             set_message("Request will be processed")
     """
-    if not isinstance(message, str):
-        raise TypeError("message must be a str")
-    _extras()[MESSAGE] = message
+    _extras()[MESSAGE] = check_type("message", message, str, "a str")
 
 
 def set_envelope_field(name: str, value: Any) -> None:

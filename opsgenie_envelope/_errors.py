@@ -25,11 +25,20 @@ Status and internal code beside each name::
         ├── NotImplementedYet ........... 501
         └── ServiceUnavailable .......... 503  (``Retry-After``)
 
+Every class's status, and every instance's, is 400-599: a subclass with another status is
+refused where it is defined, ``status_code=`` outside it where it is given (``ValueError``).
+Redirects and other answers that are not errors are no ``ApiError``: the middleware renders
+them on a path of their own.
+
 Apps define their own errors by subclassing, with their own status and code::
 
     class AlertLocked(Conflict):
         code = 40901
         default_message = "Alert is locked by another operation"
+
+The client (``opsgenie_envelope.client``) raises these same classes for error envelopes; its
+own failures (a body that is not an envelope, retries or paging that stop) have their own
+root there, ``RequestFailed``.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import math
 from collections.abc import Mapping, MutableMapping
 from typing import Any, ClassVar, Self
 
+from ._options import check_int, check_seconds
 from ._wire import (
     DEFAULT_RATE_LIMIT_REASON,
     RATE_LIMIT_PERIOD_HEADER,
@@ -107,6 +117,17 @@ class ApiError(Exception):
     response: Any = None
     """The ``httpx.Response`` the error was read from (client side only)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        status = cls.status_code
+        if isinstance(status, bool) or not isinstance(status, int):
+            raise TypeError(f"{cls.__name__}.status_code must be an int, got {status!r}")
+        if not 400 <= status <= 599:
+            raise ValueError(
+                f"{cls.__name__}.status_code must be 400..599, got {status}: an ApiError is an"
+                " error answer (a redirect or other answer is not raised as one)"
+            )
+
     def __init__(
         self,
         message: str | None = None,
@@ -123,9 +144,7 @@ class ApiError(Exception):
         if code is not None:
             self.code = code
         if status_code is not None:
-            if not 400 <= status_code <= 599:
-                raise ValueError("status_code of an ApiError must be 400..599")
-            self.status_code = status_code
+            self.status_code = check_int("status_code", status_code, minimum=400, maximum=599)
         super().__init__(self.message)
 
     def __repr__(self) -> str:
@@ -322,11 +341,8 @@ class _RetryAfterMixin(ApiError):
         super().__init__(message, errors=errors, headers=headers, code=code)
         self.retry_after: int | None = None
         if retry_after is not None:
-            if isinstance(retry_after, bool) or not isinstance(retry_after, (int, float)):
-                raise TypeError("retry_after must be a number of seconds")
-            if not math.isfinite(retry_after) or retry_after < 0:
-                raise ValueError("retry_after must be a finite, non-negative number of seconds")
-            self.retry_after = max(1, math.ceil(retry_after))
+            seconds = check_seconds("retry_after", retry_after, zero=True)
+            self.retry_after = max(1, math.ceil(seconds))
             self.headers[RETRY_AFTER_HEADER] = str(self.retry_after)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -28,6 +29,7 @@ from ._negotiation import is_json_media_type
 from ._wire import FIELD_NAME_PATTERN
 
 __all__ = [
+    "Answer",
     "error_from_exception",
     "error_from_response",
     "field_path",
@@ -74,8 +76,26 @@ def status_phrase(status_code: int) -> str | None:
         return None
 
 
-def _make(status_code: int, detail: Any, headers: Mapping[str, str] | None = None) -> ApiError:
-    """Build the taxonomy error for a status and a framework ``detail``."""
+@dataclass(slots=True)
+class Answer:
+    """A non-error answer rendered as an envelope: a redirect, or an ``HTTPException`` whose
+    status is not 400-599. Rendered as an error is (``message``, ``took``, ``requestId``),
+    but it is no :class:`ApiError`, whose status is always 400-599."""
+
+    status_code: int
+    message: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    code: int | None = None
+    errors: Mapping[str, str] | None = None
+
+
+def _make(
+    status_code: int, detail: Any, headers: Mapping[str, str] | None = None
+) -> ApiError | Answer:
+    """Build the taxonomy error for a status and a framework ``detail``.
+
+    A status outside 400-599 (an ``HTTPException(307)``) makes an :class:`Answer` instead.
+    """
     cls = error_class_for(status_code)
     message: str | None = None
     if isinstance(detail, str):
@@ -86,9 +106,12 @@ def _make(status_code: int, detail: Any, headers: Mapping[str, str] | None = Non
     if message is None and cls.status_code != status_code:
         # A status the taxonomy does not list (502, 418, ...): its standard phrase.
         message = status_phrase(status_code)
-    error = cls(message, headers=headers)
-    error.status_code = status_code
-    return error
+    if not 400 <= status_code <= 599:
+        text = ApiError.default_message if message is None else message
+        return Answer(status_code, text, dict(headers) if headers else {})
+    if cls.status_code == status_code:
+        return cls(message, headers=headers)
+    return cls(message, headers=headers, status_code=status_code)
 
 
 def validation_errors(items: Iterable[Any]) -> tuple[bool, dict[str, dict[str, str]]]:
@@ -136,7 +159,7 @@ def _from_validation(items: Iterable[Any]) -> ApiError:
     return UnprocessableEntity.at(**located)
 
 
-def error_from_exception(exc: BaseException, debug: bool = False) -> tuple[ApiError, bool]:
+def error_from_exception(exc: BaseException, debug: bool = False) -> tuple[ApiError | Answer, bool]:
     """Map an exception to the error to render, and whether it was unexpected (a 500).
 
     ``ApiError`` renders as itself; ``HTTPException`` keeps its status, detail and headers;
@@ -158,7 +181,7 @@ def error_from_exception(exc: BaseException, debug: bool = False) -> tuple[ApiEr
     return InternalServerError(), True
 
 
-def error_from_response(status_code: int, body: bytes, media_type: bytes) -> ApiError:
+def error_from_response(status_code: int, body: bytes, media_type: bytes) -> ApiError | Answer:
     """Map an error response a framework or handler already rendered to a taxonomy error.
 
     ``media_type`` is the response's lower-cased media type (no parameters).
@@ -191,6 +214,8 @@ def error_from_response(status_code: int, body: bytes, media_type: bytes) -> Api
         return _make(status_code, detail)
     message = parsed.get("message")
     error = _make(status_code, message if isinstance(message, str) else None)
+    if isinstance(error, Answer):
+        return error
     code = parsed.get("code")
     if isinstance(code, int) and not isinstance(code, bool):
         error.code = code

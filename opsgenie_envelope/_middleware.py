@@ -1,18 +1,23 @@
 """``EnvelopeMiddleware``: the one ASGI layer that does the per-request work.
 
-Per request it issues the ID, starts the clock, runs the 406/415 checks and wraps ``send``
-in a :class:`~._responder.Responder` (which makes the answer an envelope); exceptions that
-escape the app are rendered here. A websocket gets the ID (for ``get_request_id()`` and
-logging) and nothing else.
+The middleware holds the configuration; each HTTP request is one
+:class:`~._exchange.Exchange`, which issues the ID, starts the clock, runs the 406/415
+checks, calls the app and makes the answer an envelope. A websocket gets the ID (for
+``get_request_id()`` and logging) and nothing else.
+
+The request-ID source and the clock are injected: the ``generator`` and ``clock`` options,
+or, for a while, :func:`injected` (what ``opsgenie_envelope.testing`` uses to make every
+middleware of the process issue predictable IDs and ``took``).
 """
 
 from __future__ import annotations
 
-import logging
-from time import perf_counter
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Unpack
 
-from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._body_limit import limit_body
@@ -24,32 +29,48 @@ from ._config import (
     excluded_paths,
     resolve_config,
 )
-from ._context import REPLAYED_KEY, REQUEST_ID_KEY, current_scope
-from ._errors import (
-    ApiError,
-    ContentTooLarge,
-    InternalServerError,
-    NotAcceptable,
-    UnsupportedMediaType,
-)
-from ._exception_id import tag_exception
-from ._framework import error_from_exception
-from ._integration import prepare_integrations, run_exception_hooks
+from ._context import REQUEST_ID_KEY, current_scope
+from ._errors import ApiError, ContentTooLarge, NotAcceptable, UnsupportedMediaType
+from ._exchange import REQUEST_ID_BYTES, Exchange
+from ._integration import prepare_integrations
 from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
 from ._request_id import RequestIdPolicy
-from ._responder import REQUEST_ID_BYTES, Responder
 from ._stack import check_order, mounted_docs_paths
-from ._wire import (
-    BODY_METHODS,
-)
+from ._wire import BODY_METHODS
 
-__all__ = ["EnvelopeMiddleware"]
-
-logger = logging.getLogger("opsgenie_envelope")
+__all__ = ["EnvelopeMiddleware", "injected"]
 
 _REQUEST_HEADERS = frozenset(
     {b"accept", REQUEST_ID_BYTES, b"content-type", b"content-length", b"transfer-encoding"}
 )
+
+Clock = Callable[[], float]
+
+# Every middleware alive, and the (generator, clock) pairs injected into them, innermost last.
+_LIVE: weakref.WeakSet[EnvelopeMiddleware] = weakref.WeakSet()
+_INJECTED: list[tuple[Callable[[], str], Clock]] = []
+_LOCK = threading.Lock()
+
+
+@contextmanager
+def injected(generator: Callable[[], str], clock: Clock) -> Iterator[None]:
+    """For the block, make every ``EnvelopeMiddleware`` use ``generator`` and ``clock``.
+
+    Middlewares built before the block and during it alike; one built with its own
+    ``generator`` keeps it (its IDs stay its own). Blocks nest; leaving one restores what
+    was in force before it. Process-wide: meant for tests that do not run at the same time.
+    """
+    with _LOCK:
+        _INJECTED.append((generator, clock))
+        for middleware in _LIVE:
+            middleware._use_sources()
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _INJECTED.remove((generator, clock))
+            for middleware in _LIVE:
+                middleware._use_sources()
 
 
 class EnvelopeMiddleware:
@@ -85,8 +106,6 @@ class EnvelopeMiddleware:
         self.app = app
         self.config = cfg = resolve_config(config, options)
         check_order(app)
-        self._ids = RequestIdPolicy(cfg.generator, cfg.trust_incoming_id, cfg.validator)
-        self._issue = self._ids.issue
         # Set by the first request, which reads the app's documentation URLs (and its mounted
         # apps'): see _resolve_docs_paths.
         self._exclude: frozenset[str] | ExcludedPaths = frozenset()
@@ -95,6 +114,24 @@ class EnvelopeMiddleware:
         # Start-up checks of the integrations; only the hooks they override are called.
         self._on_request, self._on_exception = prepare_integrations(cfg.integrations, app)
         self._slashes = cfg.ignore_trailing_slash
+        self._ids: RequestIdPolicy
+        self._issue: Callable[[], str]
+        self._clock: Clock
+        with _LOCK:
+            self._use_sources()
+            _LIVE.add(self)
+
+    def _use_sources(self) -> None:
+        """Take the request-ID source and the clock in force: the options, or injected ones."""
+        cfg = self.config
+        generator, clock = cfg.generator, cfg.clock
+        if _INJECTED:
+            injected_generator, clock = _INJECTED[-1]
+            if generator is None:
+                generator = injected_generator
+        self._ids = RequestIdPolicy(generator, cfg.trust_incoming_id, cfg.validator)
+        self._issue = self._ids.issue
+        self._clock = clock
 
     def _resolve_docs_paths(self, scope: Scope) -> None:
         """Exclude the documentation URLs of the app served: one time, then never again.
@@ -109,7 +146,7 @@ class EnvelopeMiddleware:
         self._exclude = excluded_paths(self.config, docs)
         self._read_docs_paths = False
 
-    def _precheck(self, scope: Scope, excluded: bool) -> tuple[str, ApiError | None]:
+    def _read_headers(self, scope: Scope, excluded: bool) -> tuple[str, ApiError | None]:
         """Read the request headers once: the request ID, and a 406/415 when they call for it."""
         cfg = self.config
         accept: bytes | None = None
@@ -129,7 +166,8 @@ class EnvelopeMiddleware:
                 has_body = value.strip() not in (b"", b"0")
             elif name == b"transfer-encoding":
                 has_body = True
-        request_id = self._ids.accept(incoming)
+        # No header: a fresh ID, without the trust policy's call (the common case).
+        request_id = self._issue() if incoming is None else self._ids.accept(incoming)
         if excluded:
             return request_id, None
         if cfg.negotiate and accept is not None and not accepts_json(accept):
@@ -157,31 +195,6 @@ class EnvelopeMiddleware:
         finally:
             current_scope.reset(token)
 
-    async def _unanswered(self, responder: Responder, receive: Receive) -> None:
-        """The app returned and nothing went out: a held error, a slash replay, or no answer."""
-        later = getattr(responder, "later", None)
-        if isinstance(later, str) and responder.snapshot is not None:
-            scope = dict(responder.snapshot)
-            raw: bytes = scope.get("raw_path") or scope["path"].encode()
-            scope["path"] = later
-            scope[REPLAYED_KEY] = True  # the same request: layers inside count it once
-            scope["raw_path"] = raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/"
-            root: str | None = scope.get("root_path")
-            path = later[len(root) :] if root and later.startswith(root) else later
-            responder.restart(scope, path in self._exclude)
-            current_scope.set(scope)  # reset with the request's own token when it ends
-            await self.app(scope, receive, responder.send)
-            if not responder.started:
-                await self._unanswered(responder, receive)
-        elif isinstance(later, tuple):
-            await responder.send_error(*later)
-        else:
-            logger.error(
-                "the app returned without a complete response; answered 500 (request_id=%s)",
-                responder.request_id.decode(),
-            )
-            await responder.send_error(InternalServerError())
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or REQUEST_ID_KEY in scope:
             if scope["type"] == "websocket" and REQUEST_ID_KEY not in scope:
@@ -191,54 +204,9 @@ class EnvelopeMiddleware:
             return
         if self._read_docs_paths:
             self._resolve_docs_paths(scope)
-        started_at = perf_counter()
-        path: str = scope["path"]
-        root: str | None = scope.get("root_path")
-        if root and path.startswith(root):
-            path = path[len(root) :]  # a mounted app's own URLs are relative to its mount
-        excluded = path in self._exclude
-        if self._scan_headers:
-            request_id, refused = self._precheck(scope, excluded)
-        else:
-            request_id, refused = self._issue(), None
+        exchange = Exchange(self, scope, send)
         if self.config.max_body_size is not None:
             receive, too_large = limit_body(scope, receive, self.config.max_body_size)
-            if too_large and refused is None:
-                refused = ContentTooLarge()
-        scope[REQUEST_ID_KEY] = request_id
-        token = current_scope.set(scope)
-        responder = Responder(
-            send, scope, request_id, started_at, excluded, self.config.message_key
-        )
-        if self._slashes:
-            responder.snapshot = dict(scope)  # served again as sent, at the other path
-        try:
-            if self._on_request:
-                for hook in self._on_request:
-                    hook(scope, request_id)
-            if refused is not None:
-                await responder.send_error(refused)
-                return
-            await self.app(scope, receive, responder.send)
-            if not responder.started:
-                await self._unanswered(responder, receive)
-        except ClientDisconnect:
-            # The client went away while the app read the body: nobody to answer, nothing to log.
-            logger.debug("client disconnected (request_id=%s)", request_id)
-        except Exception as exc:
-            error, unexpected = error_from_exception(exc, self.config.debug)
-            if responder.started or unexpected:
-                # Logged once, by the server that receives the re-raised exception.
-                tag_exception(exc, request_id)
-                if not responder.started:
-                    if self._on_exception:
-                        run_exception_hooks(self._on_exception, exc, scope)
-                    await responder.send_error(error)
-                del error
-                raise
-            await responder.send_error(error)
-            # exc's traceback holds this frame: a local still pointing at exc (an ApiError is
-            # its own error) would make a reference cycle that only the cyclic GC frees.
-            del error
-        finally:
-            current_scope.reset(token)
+            if too_large and exchange.refused is None:
+                exchange.refused = ContentTooLarge()
+        await exchange.run(receive)

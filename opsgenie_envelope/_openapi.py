@@ -104,6 +104,15 @@ _TOOK: dict[str, Any] = {
     "examples": [EXAMPLE_TOOK],
 }
 _URL: dict[str, Any] = {"type": "string", "format": "uri"}
+_CURSOR_PAGING: dict[str, Any] = {
+    "type": "object",
+    "description": "Cursor paging: `next` is absent on the last page.",
+    "properties": {
+        link: {"type": "string", "format": "uri-reference"} for link in ("first", "next")
+    },
+    "required": ["first"],
+    "additionalProperties": False,
+}
 _HEADER_REF = "#/components/headers/"
 _HEADERS: dict[str, dict[str, Any]] = {
     REQUEST_ID_HEADER: {
@@ -120,8 +129,8 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "integer", "minimum": 1},
     },
     RATE_LIMIT_STATE_HEADER: {
-        "description": f"`{THROTTLED}` while the caller is throttled.",
-        "schema": {"type": "string", "enum": [THROTTLED]},
+        "description": f"`{THROTTLED}` while the caller is throttled, `OK` under the limit.",
+        "schema": {"type": "string", "enum": ["OK", THROTTLED]},
     },
     RATE_LIMIT_REASON_HEADER: {
         "description": "What is throttled, e.g. `ACCOUNT` or `API_KEY`.",
@@ -157,12 +166,16 @@ class Declaration:
         expandable: the names the route lists under ``expandable``.
         entity: ``False`` when the handler returns nothing: ``data`` is never sent.
         errors: the errors the route can answer, as :func:`describe_error` gives them.
+        cursor_paged: the route answers cursor pages (``paging`` with ``first``, ``next``).
+        rate_limited: the route checks a rate limit: its successes carry ``X-RateLimit-*``.
     """
 
     paged: bool = False
     expandable: tuple[str, ...] = ()
     entity: bool = True
     errors: tuple[Mapping[str, Any], ...] = ()
+    cursor_paged: bool = False
+    rate_limited: bool = False
 
 
 def describe_error(error: type[ApiError] | ApiError, case: str | None = None) -> dict[str, Any]:
@@ -260,6 +273,8 @@ def success_envelope(
             "additionalProperties": False,
         }
         properties[TOTAL_COUNT] = {"type": "integer", "minimum": 0}
+    elif options.get("cursor_paged"):
+        properties[PAGING] = deepcopy(_CURSOR_PAGING)
     properties[TOOK] = deepcopy(_TOOK)
     properties[REQUEST_ID] = _request_id(config) | {"description": f"As `{REQUEST_ID_HEADER}`."}
     required = [TOOK, REQUEST_ID]
@@ -293,6 +308,10 @@ def _wrap_success(
                 example["value"] = _example(example["value"])
     if options.get("paged"):
         _add_headers(response, list(PAGING_HEADERS.values()))
+    elif options.get("cursor_paged"):
+        _add_headers(response, [PAGING_HEADERS["first"], PAGING_HEADERS["next"]])
+    if options.get("rate_limited"):
+        _add_headers(response, RATE_LIMIT_HEADERS[1:])  # State: OK, Reason, Period
 
 
 def _error_schema(classes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -391,6 +410,10 @@ def _declare(operation: dict[str, Any], declarations: Iterable[Declaration]) -> 
     for declaration in declarations:
         if declaration.paged:
             options["paged"] = True
+        if declaration.cursor_paged:
+            options["cursor_paged"] = True
+        if declaration.rate_limited:
+            options["rate_limited"] = True
         if declaration.expandable:
             names = [*options.get("expandable", ()), *declaration.expandable]
             options["expandable"] = list(dict.fromkeys(names))

@@ -1,5 +1,5 @@
 """Shared by the stateful features (rate limits, request statuses): Redis client defaults,
-option checks, outage logs and the back-off.
+outage logs and the back-off (their option checks are in ``_options``).
 
 A store that cannot be reached fails every request that needs it; one warning per request
 would flood the log. :class:`OutageLog` warns at the first failure, then at most once a
@@ -11,11 +11,10 @@ of each waiting out a timeout.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping
 
-__all__ = ["REDIS_OPTIONS", "WARNING_INTERVAL", "Backoff", "OutageLog", "check_seconds"]
+__all__ = ["REDIS_OPTIONS", "WARNING_INTERVAL", "Backoff", "OutageLog"]
 
 logger = logging.getLogger("opsgenie_envelope")
 
@@ -24,15 +23,6 @@ REDIS_OPTIONS: Mapping[str, float] = {"socket_connect_timeout": 1.0, "socket_tim
 
 WARNING_INTERVAL = 60.0
 """Seconds between two warnings about the same unreachable store."""
-
-
-def check_seconds(name: str, value: object) -> float:
-    """``value`` as a positive, finite number of seconds; ``TypeError``/``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive, finite number of seconds")
-    return float(value)
 
 
 class OutageLog:

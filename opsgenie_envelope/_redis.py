@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from ._outage import REDIS_OPTIONS, WARNING_INTERVAL, check_seconds
+from ._options import check_int, check_seconds
+from ._outage import REDIS_OPTIONS, WARNING_INTERVAL
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis, RedisCluster
@@ -277,10 +278,7 @@ class RedisState:
             )
         if replicas is None:
             replicas = 1 if self.topology == "sentinel" else 0
-        if isinstance(replicas, bool) or not isinstance(replicas, int):
-            raise TypeError("replicas must be an int")
-        if replicas < 0:
-            raise ValueError("replicas must be 0 or more")
+        check_int("replicas", replicas, minimum=0)
         if replicas and self.topology == "cluster":
             raise ValueError("replicas: waiting for replicas is not supported on a Redis Cluster")
         self.replicas = replicas

@@ -58,7 +58,7 @@ from ._openapi import (
 from ._stack import check_order
 from ._wire import EXPOSE_HEADERS
 
-__all__ = ["envelope", "errors", "install", "query_dependency"]
+__all__ = ["envelope", "errors", "install", "query_dependency", "rate_limited"]
 
 T = TypeVar("T")
 
@@ -160,6 +160,28 @@ def _declarations(app: FastAPI) -> dict[tuple[str, str], list[Declaration]]:
             for method in route.methods or ():
                 found.setdefault((route.path_format, method.lower()), []).extend(declared)
     return found
+
+
+def rate_limited(dependency: Callable[..., T]) -> Callable[..., T]:
+    """Declare that ``dependency`` checks a rate limit; return it unchanged.
+
+    Routes using it are documented with the 429 and, on their successes, the
+    ``X-RateLimit-State: OK`` headers that ``RateLimit.check(request, response)`` sets. A
+    ``RateLimit`` used as ``Depends(limit)`` declares itself; this is for a dependency that
+    calls ``check`` itself (after authentication, say).
+
+    Example::
+
+        @rate_limited
+        async def caller(request: Request, response: Response) -> str:
+            await limit.check(request, response)
+            return "ok"
+    """
+    from ._errors import TooManyRequests
+
+    declaration = Declaration(rate_limited=True, errors=(describe_error(TooManyRequests),))
+    setattr(dependency, _DECLARATION, declaration)
+    return dependency
 
 
 def errors(*classes: type[ApiError]) -> dict[int | str, dict[str, Any]]:

@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Scope
 
 from ._integration import Integration
 from ._logging import RequestIdFilter
+from ._options import check_str
 from ._request_id import uuid4_hex
 from ._stack import wrapped_apps
 
@@ -79,9 +80,7 @@ class OpenTelemetryIntegration(Integration):
     """
 
     def __init__(self, *, attribute: str = "request_id") -> None:
-        if not isinstance(attribute, str) or not attribute:
-            raise TypeError("attribute must be a non-empty str")
-        self.attribute = attribute
+        self.attribute = check_str("attribute", attribute)
 
     def check(self, app: ASGIApp) -> None:
         """Refuse an ``OpenTelemetryMiddleware`` inside ``EnvelopeMiddleware``."""

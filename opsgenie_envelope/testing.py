@@ -15,22 +15,24 @@ reports a fixed ``took``, so a test can compare whole bodies and headers::
         assert response.headers["X-Request-ID"] == request_id(1)
 
 It works with apps built before the test (a module-level ``app``), whatever their options,
-except a custom ``generator``, whose IDs stay its own. The default generator is
-:func:`~opsgenie_envelope.uuid4_hex`: calls your app makes to it inside the block draw from
-the same sequence (the library's own calls are only for request IDs). For pytest, the same as a fixture:
+except a custom ``generator``, whose IDs stay its own. It works by injection: every
+``EnvelopeMiddleware`` of the process takes the block's ID source and clock as if they were
+its ``generator`` and ``clock`` options, and its own again when the block ends (an app built
+inside the block too). Nothing else changes: :func:`~opsgenie_envelope.uuid4_hex` called by
+your app still gives random IDs. For pytest, the same as a fixture:
 ``pytest_plugins = ["opsgenie_envelope.pytest_plugin"]`` in the root ``conftest.py``, then
 a test asks for ``stable_envelopes``. Nothing here imports pytest, httpx or a test client.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import _request_id, _responder
-from ._render import format_took
+from ._context import current_scope
+from ._middleware import injected
+from ._options import check_int, check_seconds
 
 __all__ = ["StableEnvelopes", "request_id", "stable_envelopes"]
 
@@ -44,9 +46,7 @@ def request_id(n: int) -> str:
     A UUID4-shaped string, so it passes the same checks as a real ID:
     ``request_id(1) == "00000000-0000-4000-8000-000000000001"``.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < _LIMIT:
-        raise ValueError(f"n must be an int from 1 to {_LIMIT - 1}, got {n!r}")
-    return _TEMPLATE.format(n)
+    return _TEMPLATE.format(check_int("n", n, minimum=1, maximum=_LIMIT - 1))
 
 
 class StableEnvelopes:
@@ -64,12 +64,20 @@ class StableEnvelopes:
         self._lock = threading.Lock()  # the app may run in another thread (TestClient)
 
     def next_id(self) -> str:
-        """Issue the next ID (what the middleware calls instead of its UUID4 source)."""
+        """Issue the next ID: the ``generator`` injected into the middleware."""
         with self._lock:
             issued = request_id(self._next)
             self._next += 1
             self.issued.append(issued)
         return issued
+
+    def clock(self) -> float:
+        """The ``clock`` injected into the middleware: ``took`` reads as :attr:`took`.
+
+        It reads 0.0 when a request arrives (no request is being served yet in its context)
+        and ``took`` once it is being served, so every answer reports ``took`` exactly.
+        """
+        return 0.0 if current_scope.get() is None else self.took
 
 
 @contextmanager
@@ -84,20 +92,8 @@ def stable_envelopes(*, took: float = 0.0, first: int = 1) -> Iterator[StableEnv
     Yields the :class:`StableEnvelopes` that records the IDs issued. Process-wide, as time and
     randomness are: do not use it in tests that run at the same time in one process.
     """
-    if isinstance(took, bool) or not isinstance(took, (int, float)) or not math.isfinite(took):
-        raise TypeError("took must be a finite number of seconds")
-    if took < 0:
-        raise ValueError("took must not be negative")
-    request_id(first)  # checks ``first``
-    state = StableEnvelopes(round(float(took), 3), first)
-    fixed = format_took(took)
-    # The two names the middleware looks up at call time for a fresh ID and for ``took``:
-    # replacing them costs the middleware nothing when no test does.
-    ids, middleware = vars(_request_id), vars(_responder)
-    saved = ids["_pop"], middleware["format_took"]
-    ids["_pop"] = state.next_id
-    middleware["format_took"] = lambda seconds: fixed
-    try:
+    seconds = check_seconds("took", took, zero=True)
+    check_int("first", first, minimum=1, maximum=_LIMIT - 1)
+    state = StableEnvelopes(round(seconds, 3), first)
+    with injected(state.next_id, state.clock):
         yield state
-    finally:
-        ids["_pop"], middleware["format_took"] = saved

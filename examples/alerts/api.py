@@ -30,9 +30,29 @@ Endpoints::
     GET    /v2/alerts                            list: query, offset, limit, sort, order
     GET    /v2/alerts/count                      {"count": N} for a query
     POST   /v2/alerts/{identifier}/acknowledge   acknowledge (202)
+    POST   /v2/alerts/{identifier}/unacknowledge take back an acknowledgement (202)
     POST   /v2/alerts/{identifier}/close         close (202)
+    POST   /v2/alerts/{identifier}/snooze        snooze until endTime (202)
+    POST   /v2/alerts/{identifier}/assign        make a user the owner (202)
+    POST   /v2/alerts/{identifier}/escalate      add an escalation as responder (202)
+    POST   /v2/alerts/{identifier}/responders    add a responder (202)
+    POST   /v2/alerts/{identifier}/teams         add a team (202)
+    POST   /v2/alerts/{identifier}/actions/{name} run one of the alert's custom actions (202)
+    POST   /v2/alerts/{identifier}/tags          add tags (202); DELETE ?tags=a,b removes
+    POST   /v2/alerts/{identifier}/details       add details (202); DELETE ?keys=a,b removes
+    POST   /v2/alerts/{identifier}/notes         add a note (202)
+    GET    /v2/alerts/{identifier}/notes         notes, cursor-paged (offset, direction)
+    GET    /v2/alerts/{identifier}/logs          the alert's log, cursor-paged
+    PUT    /v2/alerts/{identifier}/message       update the message (202)
+    PUT    /v2/alerts/{identifier}/description   update the description (202)
+    PUT    /v2/alerts/{identifier}/priority      update the priority (202)
     DELETE /v2/alerts/{identifier}               delete (202)
     GET    /v2/users/{identifier}                a user by ID or username; expand=contact
+
+Every action takes ``identifierType`` (``id``, ``alias``, ``tiny``) and answers 202; its
+request status names OpsGenie's action (``Update Message``, ``Add Note``, ...). Prometheus
+Alertmanager's ``opsgenie_configs`` (with ``update_alerts: true``) and OpsGenie's SDKs drive
+these unchanged.
 
 Settings come from the environment (see :class:`Settings`). By default everything (alerts,
 request statuses, rate limits) lives in the process's memory, seeded with five alerts and
@@ -48,28 +68,48 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, ConfigDict, Field
 
 from examples.alerts.auth import FAILED_ATTEMPTS, Caller, Gate, current_account
+from examples.alerts.bodies import (
+    AlertActionIn,
+    AssignIn,
+    CreateAlertIn,
+    DescriptionIn,
+    DetailsIn,
+    EscalateIn,
+    MessageIn,
+    NoteIn,
+    PriorityIn,
+    RecipientIn,
+    ResponderIn,
+    SnoozeIn,
+    TagsIn,
+    TeamIn,
+    actor,
+)
 from examples.alerts.repository import (
     NO_ALERT,
     PRIORITIES,
     SORT_FIELDS,
+    Actor,
+    Alert,
     AlertStore,
     IdentifierType,
     Match,
-    NewAlert,
     QueryError,
     parse_query,
 )
 from examples.alerts.seed import seed
 from opsgenie_envelope import (
+    CursorPage,
+    CursorPager,
     Expander,
     Expansion,
     Forbidden,
@@ -82,7 +122,7 @@ from opsgenie_envelope import (
     UnprocessableEntity,
     __version__,
 )
-from opsgenie_envelope.fastapi import errors, install
+from opsgenie_envelope.fastapi import errors, install, rate_limited
 from opsgenie_envelope.ratelimit import RateLimit
 from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker
 
@@ -202,62 +242,6 @@ class Demo:
     requests: RequestTracker
 
 
-# Request bodies -------------------------------------------------------------------------
-
-
-class CreateAlertIn(BaseModel):
-    """The body of ``POST /v2/alerts``; OpsGenie's field names and limits."""
-
-    model_config = ConfigDict(json_schema_extra={"required": ["message"]})
-
-    message: str | None = Field(None, description="Message of the alert (130 characters).")
-    alias: str | None = Field(None, description="Your ID of the alert, the deduplication key.")
-    description: str | None = Field(None, description="Details (15,000 characters).")
-    priority: str | None = Field(
-        None, description="P1 to P5; P3 when absent.", json_schema_extra={"enum": list(PRIORITIES)}
-    )
-    tags: list[str] | None = Field(None, description="Labels (20, of 50 characters each).")
-    details: dict[str, str] | None = Field(None, description="Custom key-value properties.")
-    entity: str | None = Field(None, description="The domain the alert is about.")
-    source: str | None = Field(
-        None, description="Where the alert comes from; the caller's IP address when absent."
-    )
-
-    def checked(self, default_source: str = "") -> NewAlert:
-        """The alert to create; ``UnprocessableEntity`` with OpsGenie's texts otherwise.
-
-        ``default_source`` is the ``source`` when the body has none: OpsGenie uses the
-        caller's IP address.
-        """
-        errors: dict[str, str] = {}
-        message = (self.message or "").strip()
-        if not message:
-            errors["message"] = "Message can not be empty."
-        priority = self.priority if self.priority is not None else "P3"
-        if priority not in PRIORITIES:
-            errors["priority"] = f"should be one of [ {', '.join(PRIORITIES)} ]"
-        if errors:
-            raise UnprocessableEntity(errors=errors)
-        return NewAlert(
-            message=message,
-            priority=priority,
-            alias=self.alias or None,
-            description=self.description or "",
-            tags=tuple(self.tags or ()),
-            details=dict(self.details or {}),
-            entity=self.entity or "",
-            source=self.source or default_source,
-        )
-
-
-class AlertActionIn(BaseModel):
-    """The optional body of acknowledge and close (``source`` and ``note`` are not kept)."""
-
-    user: str | None = Field(None, description="Who acts (shown in the alert's report).")
-    source: str | None = None
-    note: str | None = None
-
-
 # Dependencies ---------------------------------------------------------------------------
 
 genie_key = APIKeyHeader(
@@ -276,12 +260,17 @@ def _demo(request: Request) -> Demo:
 DemoState = Annotated[Demo, Depends(_demo)]
 
 
+@rate_limited
 async def reader(
-    request: Request, demo: DemoState, authorization: Annotated[str | None, Security(genie_key)]
+    request: Request,
+    response: Response,
+    demo: DemoState,
+    authorization: Annotated[str | None, Security(genie_key)],
 ) -> Caller:
-    """Any known key (401 otherwise), within its rate limit (429 otherwise)."""
+    """Any known key (401 otherwise), within its rate limit (429 otherwise; under it, the
+    answer says ``X-RateLimit-State: OK``)."""
     caller = await demo.gate.admit(request)  # the header is read by genie_key, not here
-    await demo.limit.check(request)  # counts the caller admit() verified: no made-up keys
+    await demo.limit.check(request, response)  # counts the caller admit() verified
     return caller
 
 
@@ -298,6 +287,8 @@ QueryParam = Annotated[
     str, Query(description="Filter such as `status:open priority:P1 tag:web disk`.")
 ]
 alert_pages = Pager(sort_fields=SORT_FIELDS, default_sort="createdAt", max_offset=20000)
+entry_pages = CursorPager()
+"""Notes and logs page by cursor, as OpsGenie's do."""
 
 
 async def load_contact(user: dict[str, Any], request: Request) -> list[dict[str, Any]]:
@@ -344,7 +335,7 @@ Write = [Depends(writer)]
 )
 async def create_alert(body: CreateAlertIn, request: Request, demo: DemoState) -> None:
     """Accept an alert for creation; poll the request status for the outcome."""
-    new = body.checked(request.client.host if request.client else "")
+    new = await body.checked(demo.store, request.client.host if request.client else "")
     await _accept(demo, "Create", lambda: demo.store.create(new))
 
 
@@ -394,42 +385,344 @@ async def get_alert(
     return alert.to_json()
 
 
-@router.post(
-    "/v2/alerts/{identifier}/acknowledge",
-    status_code=202,
-    tags=["alerts"],
-    dependencies=Write,
-    responses=errors(Forbidden),
-)
+def action(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An alert action's route: 202, write access (403 for the read-only key)."""
+    return router.api_route(
+        path,
+        methods=[method],
+        status_code=202,
+        tags=["alerts"],
+        dependencies=Write,
+        responses=errors(Forbidden),
+    )
+
+
+Identifier = Annotated[str, Path(description="The alert's ID, alias or tiny ID.")]
+
+
+@action("POST", "/v2/alerts/{identifier}/acknowledge")
 async def acknowledge_alert(
-    identifier: str,
+    identifier: Identifier,
     demo: DemoState,
     identifier_type: IdentifierParam = "id",
     body: AlertActionIn | None = None,
 ) -> None:
     """Accept an acknowledgement; an unknown alert shows in the request status."""
-    user = body.user if body is not None else None
+    by = actor(body)
     await _accept(
-        demo, "Acknowledge", lambda: demo.store.acknowledge(identifier, identifier_type, user)
+        demo, "Acknowledge", lambda: demo.store.acknowledge(identifier, identifier_type, by)
     )
 
 
-@router.post(
-    "/v2/alerts/{identifier}/close",
-    status_code=202,
-    tags=["alerts"],
-    dependencies=Write,
-    responses=errors(Forbidden),
-)
+@action("POST", "/v2/alerts/{identifier}/unacknowledge")
+async def unacknowledge_alert(
+    identifier: Identifier,
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+    body: AlertActionIn | None = None,
+) -> None:
+    """Accept taking back an acknowledgement."""
+    by = actor(body)
+    await _accept(
+        demo, "UnAcknowledge", lambda: demo.store.unacknowledge(identifier, identifier_type, by)
+    )
+
+
+@action("POST", "/v2/alerts/{identifier}/close")
 async def close_alert(
-    identifier: str,
+    identifier: Identifier,
     demo: DemoState,
     identifier_type: IdentifierParam = "id",
     body: AlertActionIn | None = None,
 ) -> None:
     """Accept a close; an unknown alert shows in the request status."""
-    user = body.user if body is not None else None
-    await _accept(demo, "Close", lambda: demo.store.close(identifier, identifier_type, user))
+    by = actor(body)
+    await _accept(demo, "Close", lambda: demo.store.close(identifier, identifier_type, by))
+
+
+@action("POST", "/v2/alerts/{identifier}/snooze")
+async def snooze_alert(
+    identifier: Identifier, body: SnoozeIn, demo: DemoState, identifier_type: IdentifierParam = "id"
+) -> None:
+    """Accept a snooze until ``endTime``, which must be in the future (422 otherwise)."""
+    until = body.end_time if body.end_time.tzinfo else body.end_time.replace(tzinfo=UTC)
+    if until <= datetime.now(UTC):
+        raise UnprocessableEntity(errors={"endTime": "should be in the future"})
+    by = body.actor()
+    await _accept(demo, "Snooze", lambda: demo.store.snooze(identifier, identifier_type, until, by))
+
+
+def _recipient(name: str, recipient: RecipientIn, types: tuple[str, ...]) -> None:
+    problem = recipient.problem(types)
+    if problem is not None:
+        raise UnprocessableEntity(errors={name: problem})
+
+
+@action("POST", "/v2/alerts/{identifier}/assign")
+async def assign_alert(
+    identifier: Identifier, body: AssignIn, demo: DemoState, identifier_type: IdentifierParam = "id"
+) -> None:
+    """Accept making a user (by ID or username) the owner; an unknown user fails."""
+    owner = body.owner.id or body.owner.username or body.owner.name
+    if not owner:
+        raise UnprocessableEntity(errors={"owner": "should have an id or a username"})
+    by = body.actor()
+    await _accept(demo, "Assign", lambda: demo.store.assign(identifier, identifier_type, owner, by))
+
+
+@action("POST", "/v2/alerts/{identifier}/escalate")
+async def escalate_alert(
+    identifier: Identifier,
+    body: EscalateIn,
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+) -> None:
+    """Accept escalating to an escalation (by ID or name): it becomes a responder."""
+    _recipient("escalation", body.escalation, ("escalation",))
+    added = await body.escalation.resolved(demo.store, "escalation")
+    by = body.actor()
+    await _accept(
+        demo,
+        "Escalate",
+        lambda: demo.store.add_responder(identifier, identifier_type, added, "Escalated", by),
+    )
+
+
+@action("POST", "/v2/alerts/{identifier}/responders")
+async def add_responder(
+    identifier: Identifier,
+    body: ResponderIn,
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+) -> None:
+    """Accept adding a user or team responder (by ID, name or username)."""
+    _recipient("responder", body.responder, ("user", "team"))
+    added = await body.responder.resolved(demo.store)
+    by = body.actor()
+    await _accept(
+        demo,
+        "Add Responder",
+        lambda: demo.store.add_responder(identifier, identifier_type, added, by=by),
+    )
+
+
+@action("POST", "/v2/alerts/{identifier}/teams")
+async def add_team(
+    identifier: Identifier, body: TeamIn, demo: DemoState, identifier_type: IdentifierParam = "id"
+) -> None:
+    """Accept adding a team (by ID or name) as responder."""
+    _recipient("team", body.team, ("team",))
+    added = await body.team.resolved(demo.store)
+    by = body.actor()
+    await _accept(
+        demo,
+        "Add Team",
+        lambda: demo.store.add_responder(identifier, identifier_type, added, "Added team", by),
+    )
+
+
+@action("POST", "/v2/alerts/{identifier}/actions/{actionName}")
+async def execute_custom_action(
+    identifier: Identifier,
+    action_name: Annotated[str, Path(alias="actionName", description="One of `actions`.")],
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+    body: AlertActionIn | None = None,
+) -> None:
+    """Accept running one of the alert's custom ``actions``; another one fails."""
+    by = actor(body)
+    await _accept(
+        demo,
+        "Execute Custom Action",
+        lambda: demo.store.custom_action(identifier, identifier_type, action_name, by),
+    )
+
+
+def _listed(name: str, values: list[str]) -> list[str]:
+    """Comma-separated values (``a,b`` or ``a, b``), at least one."""
+    found = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    if not found:
+        raise UnprocessableEntity.at(query={name: "should name at least one value"})
+    return found
+
+
+@action("POST", "/v2/alerts/{identifier}/tags")
+async def add_tags(
+    identifier: Identifier, body: TagsIn, demo: DemoState, identifier_type: IdentifierParam = "id"
+) -> None:
+    """Accept adding tags (20 in all, of 50 characters each)."""
+    tags, by = [t for t in body.tags if t.strip()], body.actor()
+    if not tags:
+        raise UnprocessableEntity(errors={"tags": "should name at least one tag"})
+    await _accept(
+        demo, "Add Tags", lambda: demo.store.tag(identifier, identifier_type, tags, by=by)
+    )
+
+
+ActorQuery = Annotated[str | None, Query(description="Who acts; a note; where it comes from.")]
+
+
+@action("DELETE", "/v2/alerts/{identifier}/tags")
+async def remove_tags(
+    identifier: Identifier,
+    demo: DemoState,
+    tags: Annotated[list[str], Query(description="Tags to remove, comma-separated.")],
+    identifier_type: IdentifierParam = "id",
+    user: ActorQuery = None,
+    note: ActorQuery = None,
+    source: ActorQuery = None,
+) -> None:
+    """Accept removing tags."""
+    names, by = _listed("tags", tags), Actor(user or "", note or "", source or "")
+    await _accept(
+        demo,
+        "Remove Tags",
+        lambda: demo.store.tag(identifier, identifier_type, names, remove=True, by=by),
+    )
+
+
+@action("POST", "/v2/alerts/{identifier}/details")
+async def add_details(
+    identifier: Identifier,
+    body: DetailsIn,
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+) -> None:
+    """Accept adding custom properties (8,000 characters in all)."""
+    if not body.details:
+        raise UnprocessableEntity(errors={"details": "should hold at least one property"})
+    details, by = dict(body.details), body.actor()
+    await _accept(
+        demo,
+        "Add Details",
+        lambda: demo.store.add_details(identifier, identifier_type, details, by),
+    )
+
+
+@action("DELETE", "/v2/alerts/{identifier}/details")
+async def remove_details(
+    identifier: Identifier,
+    demo: DemoState,
+    keys: Annotated[list[str], Query(description="Keys to remove, comma-separated.")],
+    identifier_type: IdentifierParam = "id",
+    user: ActorQuery = None,
+    note: ActorQuery = None,
+    source: ActorQuery = None,
+) -> None:
+    """Accept removing custom properties by key."""
+    names, by = _listed("keys", keys), Actor(user or "", note or "", source or "")
+    await _accept(
+        demo,
+        "Remove Details",
+        lambda: demo.store.remove_details(identifier, identifier_type, names, by),
+    )
+
+
+@action("POST", "/v2/alerts/{identifier}/notes")
+async def add_note(
+    identifier: Identifier, body: NoteIn, demo: DemoState, identifier_type: IdentifierParam = "id"
+) -> None:
+    """Accept adding a note (25,000 characters)."""
+    if not (body.note or "").strip():
+        raise UnprocessableEntity(errors={"note": "Note can not be empty."})
+    by = body.actor()
+    await _accept(demo, "Add Note", lambda: demo.store.add_note(identifier, identifier_type, by))
+
+
+async def _alert(demo: Demo, identifier: str, identifier_type: IdentifierType) -> Alert:
+    alert = await demo.store.find(identifier, identifier_type)
+    if alert is None:
+        raise NotFound(NO_ALERT)
+    return alert
+
+
+EntryPage = Annotated[CursorPage, Depends(entry_pages.query)]
+
+
+@router.get(
+    "/v2/alerts/{identifier}/notes",
+    tags=["alerts"],
+    dependencies=Read,
+    responses=errors(NotFound),
+)
+async def list_notes(
+    identifier: Identifier,
+    demo: DemoState,
+    page: EntryPage,
+    identifier_type: IdentifierParam = "id",
+) -> list[dict[str, str]]:
+    """The alert's notes, newest first by default, paged by their ``offset`` cursor."""
+    alert = await _alert(demo, identifier, identifier_type)
+    return page.select(await demo.store.notes(alert), cursor=lambda note: note["offset"])
+
+
+@router.get(
+    "/v2/alerts/{identifier}/logs",
+    tags=["alerts"],
+    dependencies=Read,
+    responses=errors(NotFound),
+)
+async def list_logs(
+    identifier: Identifier,
+    demo: DemoState,
+    page: EntryPage,
+    identifier_type: IdentifierParam = "id",
+) -> list[dict[str, str]]:
+    """What happened to the alert (creation, every action), paged by ``offset`` cursor."""
+    alert = await _alert(demo, identifier, identifier_type)
+    return page.select(await demo.store.logs(alert), cursor=lambda log: log["offset"])
+
+
+async def _update(
+    demo: Demo,
+    identifier: str,
+    identifier_type: IdentifierType,
+    name: Literal["message", "description", "priority"],
+    value: str,
+) -> None:
+    """Accept setting one field, as ``PUT .../{name}`` does: OpsGenie's ``Update <Name>``."""
+    action = f"Update {name.title()}"
+    await _accept(demo, action, lambda: demo.store.update(identifier, identifier_type, name, value))
+
+
+@action("PUT", "/v2/alerts/{identifier}/message")
+async def update_message(
+    identifier: Identifier,
+    body: MessageIn,
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+) -> None:
+    """Accept a new message (130 characters; longer is cut)."""
+    message = body.message.strip()
+    if not message:
+        raise UnprocessableEntity(errors={"message": "Message can not be empty."})
+    await _update(demo, identifier, identifier_type, "message", message)
+
+
+@action("PUT", "/v2/alerts/{identifier}/description")
+async def update_description(
+    identifier: Identifier,
+    body: DescriptionIn,
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+) -> None:
+    """Accept a new description (15,000 characters; longer is cut)."""
+    await _update(demo, identifier, identifier_type, "description", body.description)
+
+
+@action("PUT", "/v2/alerts/{identifier}/priority")
+async def update_priority(
+    identifier: Identifier,
+    body: PriorityIn,
+    demo: DemoState,
+    identifier_type: IdentifierParam = "id",
+) -> None:
+    """Accept a new priority, P1 to P5."""
+    if body.priority not in PRIORITIES:
+        raise UnprocessableEntity(
+            errors={"priority": f"should be one of [ {', '.join(PRIORITIES)} ]"}
+        )
+    await _update(demo, identifier, identifier_type, "priority", body.priority)
 
 
 @router.delete(

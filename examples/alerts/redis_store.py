@@ -6,6 +6,8 @@ The keys, under ``ALERTS_REDIS_PREFIX`` (``alerts:``) in braces, a hash tag that
 all in one cluster slot::
 
     {<prefix>}alert    hash: alert ID -> the alert as JSON
+    {<prefix>}note:<alert ID>   list: the alert's notes as JSON, oldest first (newest 1000 kept)
+    {<prefix>}log:<alert ID>    list: the alert's log lines, the same way
     {<prefix>}user     hash: user ID -> the user as JSON
     {<prefix>}tiny     the last tiny ID (INCR)
     {<prefix>}seeded   set, by the same script, once the sample data is stored
@@ -32,7 +34,7 @@ import redis.sentinel
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from examples.alerts.repository import Alert, AlertStore, User, utc_now
+from examples.alerts.repository import MAX_ENTRIES, Alert, AlertStore, User, utc_now
 from opsgenie_envelope import ServiceUnavailable
 
 __all__ = ["RedisAlertStore", "redacted"]
@@ -97,6 +99,8 @@ def _alert(raw: bytes | str) -> Alert:
     fields: dict[str, Any] = orjson.loads(raw)
     for name in _TIMES:
         fields[name] = datetime.fromisoformat(fields[name])
+    if fields.get("snoozed_until") is not None:
+        fields["snoozed_until"] = datetime.fromisoformat(fields["snoozed_until"])
     return Alert(**fields)
 
 
@@ -144,6 +148,10 @@ class RedisAlertStore(AlertStore):
         prefix = "{" + prefix + "}"  # a hash tag: every key of the demo in one cluster slot
         self._alerts, self._users_key = f"{prefix}alert", f"{prefix}user"
         self._tiny, self._seeded, self._lock = f"{prefix}tiny", f"{prefix}seeded", f"{prefix}lock"
+        self._prefix = prefix
+
+    def _entries_key(self, kind: str, alert_id: str) -> str:
+        return f"{self._prefix}{kind}:{alert_id}"
 
     async def _all(self) -> list[Alert]:
         with _answering():
@@ -161,6 +169,21 @@ class RedisAlertStore(AlertStore):
     async def _remove(self, alert_id: str) -> None:
         with _answering():
             await self.client.hdel(self._alerts, alert_id)
+            for kind in ("note", "log"):  # one key per call: fine on a cluster too
+                await self.client.delete(self._entries_key(kind, alert_id))
+
+    async def _append(self, kind: str, alert_id: str, entry: dict[str, str]) -> None:
+        key = self._entries_key(kind, alert_id)
+        with _answering():
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.rpush(key, orjson.dumps(entry))
+                pipe.ltrim(key, -MAX_ENTRIES, -1)
+                await pipe.execute()
+
+    async def _entries(self, kind: str, alert_id: str) -> list[dict[str, str]]:
+        with _answering():
+            raw = await self.client.lrange(self._entries_key(kind, alert_id), 0, -1)
+        return [orjson.loads(item) for item in raw]
 
     async def _next_tiny(self) -> int:
         with _answering():

@@ -8,14 +8,20 @@ Plain Python, no web framework: the API module turns ``None`` into ``NotFound`` 
 :class:`QueryError` into a 422; writes return an ``Outcome``, which the request status shows.
 
 Shapes follow OpsGenie's Alert API: an alert renders as OpsGenie's ``Alert`` (one alert) or
-``BaseAlert`` (list items), a processed write as ``AlertRequestStatus``.
+``BaseAlert`` (list items), a processed write as ``AlertRequestStatus``, its notes and logs as
+``AlertNote`` and ``AlertLog`` (each with the ``offset`` cursor they are paged by).
+
+Fields longer than OpsGenie documents are cut to its limits (message 130 characters, alias
+512, description 15,000, details 8,000 in total, tags 20 of 50, entity 512, source 100,
+note 25,000, user 100, actions 10 of 50), as OpsGenie does. An alert keeps its newest
+:data:`MAX_ENTRIES` notes and as many log lines.
 """
 
 from __future__ import annotations
 
 import shlex
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,16 +31,23 @@ from opsgenie_envelope.request_status import Outcome
 
 __all__ = [
     "IDENTIFIER_TYPES",
+    "MAX_ENTRIES",
+    "MAX_RESPONDERS",
     "NO_ALERT",
     "PRIORITIES",
+    "RESPONDER_TYPES",
     "SORT_FIELDS",
+    "Actor",
     "Alert",
     "AlertStore",
+    "Failed",
     "IdentifierType",
     "Match",
     "NewAlert",
     "QueryError",
     "User",
+    "clip_details",
+    "clip_tags",
     "millis",
     "parse_query",
 ]
@@ -64,9 +77,30 @@ NO_ALERT = "Alert does not exist"
 MAX_QUERY = 1000
 """Longest ``query`` accepted, as for OpsGenie's saved searches."""
 
+MAX_ENTRIES = 1000
+"""Notes, and log lines, an alert keeps (the newest)."""
+
+RESPONDER_TYPES = ("user", "team", "escalation", "schedule")
+"""OpsGenie's responder types (its ``Responder`` model)."""
+
 # OpsGenie's documented limits; longer values are cut, as OpsGenie does.
-_LIMITS = {"message": 130, "alias": 512, "description": 15000, "entity": 512, "source": 100}
+_LIMITS = {
+    "message": 130,
+    "alias": 512,
+    "description": 15000,
+    "entity": 512,
+    "source": 100,
+    "note": 25000,
+    "user": 100,
+}
 _MAX_TAGS, _MAX_TAG = 20, 50
+_MAX_ACTIONS, _MAX_ACTION = 10, 50
+_MAX_DETAILS = 8000
+"""Characters of all ``details`` keys and values together."""
+MAX_RESPONDERS = 50
+"""Responders (and ``visibleTo`` entries) an alert keeps; more in a create are cut."""
+_NAMES = uuid.UUID("6c0b1d4e-8f3a-4b2c-9d5e-7a1f0e2b3c4d")
+"""Namespace of the IDs the demo gives responders known only by name."""
 _INTEGRATION = {
     "id": "4513b7ea-3b91-438f-b7e4-e3e54af9147c",
     "name": "Default API",
@@ -88,6 +122,57 @@ class QueryError(ValueError):
     """A ``query`` the demo cannot read; its text says why."""
 
 
+class Failed(Exception):
+    """An action that cannot apply to the alert: its text is the request status's."""
+
+
+def clip(name: str, value: str) -> str:
+    """``value`` cut to OpsGenie's limit for the field ``name``."""
+    return value[: _LIMITS[name]]
+
+
+def clip_tags(tags: Iterable[str], keep: Sequence[str] = ()) -> list[str]:
+    """``keep`` then ``tags``, each cut to 50 characters, without repeats, 20 at most."""
+    return list(dict.fromkeys([*keep, *(tag[:_MAX_TAG] for tag in tags)]))[:_MAX_TAGS]
+
+
+def clip_details(
+    details: Mapping[str, str], keep: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``keep`` updated with ``details``, pairs kept while keys and values total 8,000
+    characters (the first pairs win)."""
+    merged = {**(keep or {}), **details}
+    out: dict[str, str] = {}
+    used = 0
+    for key, value in merged.items():
+        used += len(key) + len(value)
+        if used > _MAX_DETAILS:
+            break
+        out[key] = value
+    return out
+
+
+def responder(kind: str, ident: str | None, name: str | None) -> dict[str, str]:
+    """OpsGenie's ``Responder`` ``{type, id}``: the given ID, else a stable one for the name."""
+    if ident:
+        return {"type": kind, "id": ident[: _LIMITS["alias"]]}
+    return {"type": kind, "id": str(uuid.uuid5(_NAMES, f"{kind}:{name or ''}"))}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and what they add: ``user``, ``note`` and ``source`` of an action's body."""
+
+    user: str = ""
+    note: str = ""
+    source: str = ""
+
+    @property
+    def owner(self) -> str:
+        """The name logs and notes show: the user, else ``API``."""
+        return clip("user", self.user) or "API"
+
+
 @dataclass(frozen=True)
 class NewAlert:
     """The checked fields of a create request."""
@@ -100,19 +185,37 @@ class NewAlert:
     details: dict[str, str] = field(default_factory=dict)
     entity: str = ""
     source: str = ""
+    responders: tuple[dict[str, str], ...] = ()
+    visible_to: tuple[dict[str, str], ...] = ()
+    actions: tuple[str, ...] = ()
+    user: str = ""
+    note: str = ""
 
     def clipped(self) -> NewAlert:
         """The same alert with every field cut to OpsGenie's limits."""
         return NewAlert(
-            message=self.message[: _LIMITS["message"]],
+            message=clip("message", self.message),
             priority=self.priority,
-            alias=None if self.alias is None else self.alias[: _LIMITS["alias"]],
-            description=self.description[: _LIMITS["description"]],
-            tags=tuple(dict.fromkeys(tag[:_MAX_TAG] for tag in self.tags))[:_MAX_TAGS],
-            details=dict(self.details),
-            entity=self.entity[: _LIMITS["entity"]],
-            source=self.source[: _LIMITS["source"]],
+            alias=None if self.alias is None else clip("alias", self.alias),
+            description=clip("description", self.description),
+            tags=tuple(clip_tags(self.tags)),
+            details=clip_details(self.details),
+            entity=clip("entity", self.entity),
+            source=clip("source", self.source),
+            responders=_unique(self.responders)[:MAX_RESPONDERS],
+            visible_to=_unique(self.visible_to)[:MAX_RESPONDERS],
+            actions=tuple(dict.fromkeys(a[:_MAX_ACTION] for a in self.actions))[:_MAX_ACTIONS],
+            user=clip("user", self.user),
+            note=clip("note", self.note),
         )
+
+
+def _unique(responders: Iterable[dict[str, str]]) -> tuple[dict[str, str], ...]:
+    """Responders without repeats, in order."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for one in responders:
+        seen.setdefault((one["type"], one["id"]), {"type": one["type"], "id": one["id"]})
+    return tuple(seen.values())
 
 
 @dataclass
@@ -137,6 +240,12 @@ class Alert:
     acknowledged: bool = False
     count: int = 1
     report: dict[str, Any] = field(default_factory=dict)
+    responders: list[dict[str, str]] = field(default_factory=list)
+    visible_to: list[dict[str, str]] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    snoozed_until: datetime | None = None
+    entries: int = 0
+    """Notes and log lines written so far: the sequence in their ``offset`` cursors."""
 
     @classmethod
     def made(cls, new: NewAlert, alert_id: str, tiny_id: int, created_at: datetime) -> Alert:
@@ -156,7 +265,21 @@ class Alert:
             details=dict(new.details),
             entity=new.entity,
             source=new.source,
+            responders=[dict(r) for r in new.responders],
+            visible_to=[dict(r) for r in new.visible_to],
+            actions=list(new.actions),
         )
+
+    def snoozed(self, now: datetime | None = None) -> bool:
+        """Whether a snooze is in effect."""
+        return self.snoozed_until is not None and self.snoozed_until > (now or utc_now())
+
+    def entry(self, now: datetime, **fields: str) -> dict[str, str]:
+        """A new note or log line at ``now``, with the next ``offset`` cursor."""
+        self.entries += 1
+        at = int(now.timestamp() * 1000)
+        cursor = f"{at:013d}_{self.entries:012d}"
+        return {**fields, "createdAt": timestamp(now), "offset": cursor}
 
     def sort_key(self, name: str) -> Any:
         """The value ``GET /v2/alerts`` sorts on for ``sort=name``."""
@@ -175,6 +298,7 @@ class Alert:
 
     def to_json(self, *, full: bool = True) -> dict[str, Any]:
         """OpsGenie's ``Alert`` (``full``) or ``BaseAlert`` (list items, without details)."""
+        snoozed = self.snoozed()
         data: dict[str, Any] = {
             "id": self.id,
             "tinyId": str(self.tiny_id),
@@ -184,7 +308,7 @@ class Alert:
             "acknowledged": self.acknowledged,
             "isSeen": self.acknowledged,
             "tags": list(self.tags),
-            "snoozed": False,
+            "snoozed": snoozed,
             "count": self.count,
             "lastOccurredAt": timestamp(self.last_occurred_at),
             "createdAt": timestamp(self.created_at),
@@ -192,12 +316,14 @@ class Alert:
             "source": self.source,
             "owner": self.owner,
             "priority": self.priority,
-            "responders": [],
+            "responders": [dict(r) for r in self.responders],
             "integration": dict(_INTEGRATION),
             "report": dict(self.report),
         }
+        if snoozed and self.snoozed_until is not None:
+            data["snoozedUntil"] = timestamp(self.snoozed_until)
         if full:
-            data["actions"] = []
+            data["actions"] = list(self.actions)
             data["entity"] = self.entity
             data["description"] = self.description
             data["details"] = dict(self.details)
@@ -297,9 +423,10 @@ class AlertStore:
     """Alerts and users, in this process's memory: the default, needing nothing.
 
     Each worker process has its own copy: see :class:`~examples.alerts.redis_store.RedisAlertStore`
-    for one store shared by every worker. The domain logic (deduplication, acknowledge,
-    close, delete) lives here once; a backend only overrides the storage primitives
-    (``_all``, ``_get``, ``_put``, ``_remove``, ``_next_tiny``, ``_users``, ``_writing``).
+    for one store shared by every worker. The domain logic (deduplication and every action)
+    lives here once; a backend only overrides the storage primitives (``_all``, ``_get``,
+    ``_put``, ``_remove``, ``_next_tiny``, ``_users``, ``_writing``, ``_append``,
+    ``_entries``).
 
     Args:
         clock: the current time (UTC), for timestamps.
@@ -312,6 +439,8 @@ class AlertStore:
         self.clock = clock
         self.alerts: dict[str, Alert] = {}
         self.users: dict[str, User] = {}
+        self.journal: dict[tuple[str, str], list[dict[str, str]]] = {}
+        """(``"note"`` or ``"log"``, alert ID) → the alert's notes or log lines, oldest first."""
         self._last_tiny = 0
 
     # Storage primitives: overridden by other backends --------------------------------
@@ -327,6 +456,18 @@ class AlertStore:
 
     async def _remove(self, alert_id: str) -> None:
         self.alerts.pop(alert_id, None)
+        self.journal.pop(("note", alert_id), None)
+        self.journal.pop(("log", alert_id), None)
+
+    async def _append(self, kind: str, alert_id: str, entry: dict[str, str]) -> None:
+        """Keep a note (``kind="note"``) or log line (``"log"``); the newest MAX_ENTRIES stay."""
+        entries = self.journal.setdefault((kind, alert_id), [])
+        entries.append(entry)
+        del entries[:-MAX_ENTRIES]
+
+    async def _entries(self, kind: str, alert_id: str) -> list[dict[str, str]]:
+        """An alert's notes or log lines, oldest first."""
+        return list(self.journal.get((kind, alert_id), ()))
 
     async def _next_tiny(self) -> int:
         self._last_tiny += 1
@@ -393,61 +534,272 @@ class AlertStore:
         async with self._writing():
             now = self.clock()
             new = new.clipped()
+            by = Actor(new.user, new.note, new.source)
             existing = None if new.alias is None else await self.find(new.alias, "alias")
             if existing is not None and existing.status == "open":
                 existing.count += 1
                 existing.last_occurred_at = existing.updated_at = now
-                await self._put(existing)
+                await self._record(existing, now, "Alert occurred again", by, "system")
                 return _done("Alert deduplicated", existing)
-            return _done("Created alert", await self.add(new, created_at=now))
+            alert = await self.add(new, created_at=now)
+            await self._record(
+                alert, now, f"Alert created via {_INTEGRATION['name']}", by, "system"
+            )
+            return _done("Created alert", alert)
+
+    async def _record(
+        self, alert: Alert, now: datetime, log: str, by: Actor, kind: str = "alertAction"
+    ) -> None:
+        """Store ``alert``, a log line of what happened and the actor's note, if any."""
+        entry = alert.entry(now, log=log, type=kind, owner=by.owner)
+        note = alert.entry(now, note=clip("note", by.note), owner=by.owner) if by.note else None
+        await self._put(alert)
+        await self._append("log", alert.id, entry)
+        if note is not None:
+            await self._append("note", alert.id, note)
+
+    async def notes(self, alert: Alert) -> list[dict[str, str]]:
+        """The alert's notes, oldest first: OpsGenie's ``AlertNote`` each."""
+        return await self._entries("note", alert.id)
+
+    async def logs(self, alert: Alert) -> list[dict[str, str]]:
+        """The alert's log lines, oldest first: OpsGenie's ``AlertLog`` each."""
+        return await self._entries("log", alert.id)
 
     async def _act(
         self,
         identifier: str,
         identifier_type: IdentifierType,
         done: str,
-        change: Callable[[Alert, datetime], bool],
+        change: Callable[[Alert, datetime], str | None],
+        by: Actor | None = None,
     ) -> Outcome:
-        """Apply ``change`` (which says whether it changed anything) to one alert, atomically."""
+        """Apply ``change`` to one alert, atomically, and log it.
+
+        ``change`` returns the log line of what it changed (``None``: nothing changed) or
+        raises :class:`Failed`; the actor's note, if any, is added either way.
+        """
+        by = by or Actor()
         async with self._writing():
             alert = await self.find(identifier, identifier_type)
             if alert is None:
                 return _failed(NO_ALERT)
-            if change(alert, self.clock()):
-                await self._put(alert)
+            now = self.clock()
+            try:
+                log = change(alert, now)
+            except Failed as exc:
+                return _failed(str(exc))
+            if log is not None:
+                alert.updated_at = now
+            await self._record(alert, now, log or f"{done}: no change", by)
             return _done(done, alert)
 
     async def acknowledge(
-        self, identifier: str, identifier_type: IdentifierType, user: str | None = None
+        self, identifier: str, identifier_type: IdentifierType, by: Actor | None = None
     ) -> Outcome:
         """Acknowledge an alert (again is fine)."""
+        owner = (by or Actor()).owner
 
-        def acknowledge(alert: Alert, now: datetime) -> bool:
+        def acknowledge(alert: Alert, now: datetime) -> str | None:
             if alert.acknowledged:
-                return False
+                return None
             alert.acknowledged = True
-            alert.updated_at = now
             alert.report["ackTime"] = millis(now - alert.created_at)
-            alert.report["acknowledgedBy"] = user or "API"
-            return True
+            alert.report["acknowledgedBy"] = owner
+            return f"Alert acknowledged by {owner}"
 
-        return await self._act(identifier, identifier_type, "Acknowledged", acknowledge)
+        return await self._act(identifier, identifier_type, "Acknowledged", acknowledge, by)
+
+    async def unacknowledge(
+        self, identifier: str, identifier_type: IdentifierType, by: Actor | None = None
+    ) -> Outcome:
+        """Take back an acknowledgement (of an unacknowledged alert is fine)."""
+
+        def unacknowledge(alert: Alert, now: datetime) -> str | None:
+            if not alert.acknowledged:
+                return None
+            alert.acknowledged = False
+            return "Alert unacknowledged"
+
+        return await self._act(identifier, identifier_type, "Unacknowledged", unacknowledge, by)
 
     async def close(
-        self, identifier: str, identifier_type: IdentifierType, user: str | None = None
+        self, identifier: str, identifier_type: IdentifierType, by: Actor | None = None
     ) -> Outcome:
         """Close an alert (again is fine)."""
+        owner = (by or Actor()).owner
 
-        def close(alert: Alert, now: datetime) -> bool:
+        def close(alert: Alert, now: datetime) -> str | None:
             if alert.status == "closed":
-                return False
+                return None
             alert.status = "closed"
-            alert.updated_at = now
             alert.report["closeTime"] = millis(now - alert.created_at)
-            alert.report["closedBy"] = user or "API"
-            return True
+            alert.report["closedBy"] = owner
+            return f"Alert closed by {owner}"
 
-        return await self._act(identifier, identifier_type, "Closed", close)
+        return await self._act(identifier, identifier_type, "Closed", close, by)
+
+    async def snooze(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        until: datetime,
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Snooze an alert until ``until`` (a time in the future, checked by the caller)."""
+
+        def snooze(alert: Alert, now: datetime) -> str | None:
+            alert.snoozed_until = until
+            return f"Alert snoozed until {timestamp(until)}"
+
+        return await self._act(identifier, identifier_type, "Snoozed", snooze, by)
+
+    async def update(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        name: Literal["message", "description", "priority"],
+        value: str,
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Set the alert's message, description or priority (checked by the caller)."""
+        value = value if name == "priority" else clip(name, value)
+
+        def update(alert: Alert, now: datetime) -> str | None:
+            if getattr(alert, name) == value:
+                return None
+            setattr(alert, name, value)
+            return f"Alert {name} updated"
+
+        return await self._act(identifier, identifier_type, f"Updated {name}", update, by)
+
+    async def add_note(
+        self, identifier: str, identifier_type: IdentifierType, by: Actor
+    ) -> Outcome:
+        """Add ``by.note`` to the alert's notes."""
+        return await self._act(
+            identifier, identifier_type, "Added note", lambda alert, now: "Note added", by
+        )
+
+    async def tag(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        tags: Sequence[str],
+        *,
+        remove: bool = False,
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Add (or remove) tags: 20 at most, of 50 characters each."""
+
+        gone = set(tags)
+
+        def tag(alert: Alert, now: datetime) -> str | None:
+            if remove:
+                kept = [t for t in alert.tags if t not in gone]
+            else:
+                kept = clip_tags(tags, keep=alert.tags)
+            if kept == alert.tags:
+                return None
+            alert.tags = kept
+            return f"Tags {'removed' if remove else 'added'}: {', '.join(tags)}"[:500]
+
+        done = "Removed tags" if remove else "Added tags"
+        return await self._act(identifier, identifier_type, done, tag, by)
+
+    async def add_details(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        details: Mapping[str, str],
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Add custom properties (8,000 characters in all, the alert's own first)."""
+
+        def add(alert: Alert, now: datetime) -> str | None:
+            merged = clip_details(details, keep=alert.details)
+            if merged == alert.details:
+                return None
+            alert.details = merged
+            return f"Details added: {', '.join(details)}"[:500]
+
+        return await self._act(identifier, identifier_type, "Added details", add, by)
+
+    async def remove_details(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        keys: Sequence[str],
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Remove custom properties by key."""
+
+        gone = set(keys)
+
+        def remove(alert: Alert, now: datetime) -> str | None:
+            kept = {k: v for k, v in alert.details.items() if k not in gone}
+            if kept == alert.details:
+                return None
+            alert.details = kept
+            return f"Details removed: {', '.join(keys)}"[:500]
+
+        return await self._act(identifier, identifier_type, "Removed details", remove, by)
+
+    async def add_responder(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        added: dict[str, str],
+        done: str = "Added responder",
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Add a responder (``{type, id}``); escalating adds the escalation."""
+
+        def add(alert: Alert, now: datetime) -> str | None:
+            if added in alert.responders:
+                return None
+            if len(alert.responders) >= MAX_RESPONDERS:
+                raise Failed(f"An alert has at most {MAX_RESPONDERS} responders")
+            alert.responders.append(dict(added))
+            return f"{done}: {added['type']} {added['id']}"
+
+        return await self._act(identifier, identifier_type, done, add, by)
+
+    async def custom_action(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        name: str,
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Run one of the alert's custom ``actions`` (an action it lacks fails)."""
+
+        def run(alert: Alert, now: datetime) -> str | None:
+            if name not in alert.actions:
+                raise Failed("Action is not available for the alert")
+            return f"Custom action {name} executed"
+
+        return await self._act(identifier, identifier_type, "Executed custom action", run, by)
+
+    async def assign(
+        self,
+        identifier: str,
+        identifier_type: IdentifierType,
+        owner: str,
+        by: Actor | None = None,
+    ) -> Outcome:
+        """Make a user (by ID or username) the alert's owner."""
+        user = await self.user(owner)
+
+        def assign(alert: Alert, now: datetime) -> str | None:
+            if user is None:
+                raise Failed("User does not exist")
+            if alert.owner == user.username:
+                return None
+            alert.owner = user.username
+            return f"Alert assigned to {user.username}"
+
+        return await self._act(identifier, identifier_type, "Assigned", assign, by)
 
     async def delete(self, identifier: str, identifier_type: IdentifierType) -> Outcome:
         """Delete an alert."""
@@ -457,6 +809,17 @@ class AlertStore:
                 return _failed(NO_ALERT)
             await self._remove(alert.id)
             return _done("Deleted", alert)
+
+    async def responder(self, kind: str, ident: str | None, name: str | None) -> dict[str, str]:
+        """``{type, id}`` of a responder given by ID, or by name or username.
+
+        A demo user is found by username; other names get a stable ID of their own.
+        """
+        if kind == "user" and not ident and name:
+            found = await self.user(name)
+            if found is not None:
+                return {"type": "user", "id": found.id}
+        return responder(kind, ident, name)
 
     # Users --------------------------------------------------------------------------
 

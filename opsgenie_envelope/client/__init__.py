@@ -14,9 +14,10 @@ What a request can raise::
 
     ApiError and its taxonomy ...... an error envelope, as the server raised it, with
                                      request_id, took and response
-    NotAnEnvelope .................. a body that is not an envelope (a proxy's HTML 502)
-    RetriesExhausted ............... attempts or time budget used up; ``last_error``
-    PagingError .................... page limit reached, or ``next`` leaves the origin
+    RequestFailed .................. root of the client's own failures:
+    ├── NotAnEnvelope .............. a body that is not an envelope (a proxy's HTML 502)
+    ├── RetriesExhausted ........... attempts or time budget used up; ``last_error``
+    └── PagingError ................ page limit reached, or ``next`` leaves the origin
     httpx.TransportError ........... a connection failure that was not retried
 
 Example::
@@ -42,7 +43,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from ._client import DEFAULT_RETRY, AsyncClient, Client, RequestOptions
 from ._envelope import Envelope, Paging, unwrap
-from ._errors import NotAnEnvelope, PagingError, RetriesExhausted
+from ._errors import NotAnEnvelope, PagingError, RequestFailed, RetriesExhausted
 from ._paging import DEFAULT_MAX_PAGES
 from ._retry import IDEMPOTENT_METHODS, Retry
 from ._testclient import TestClientTransport
@@ -57,6 +58,7 @@ __all__ = [
     "NotAnEnvelope",
     "Paging",
     "PagingError",
+    "RequestFailed",
     "RequestOptions",
     "RetriesExhausted",
     "Retry",
@@ -65,6 +67,6 @@ __all__ = [
 ]
 
 # The client's own errors read as ``opsgenie_envelope.client.NotAnEnvelope`` in tracebacks.
-for _error in (NotAnEnvelope, PagingError, RetriesExhausted):
+for _error in (NotAnEnvelope, PagingError, RequestFailed, RetriesExhausted):
     _error.__module__ = __name__
 del _error

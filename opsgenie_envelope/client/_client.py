@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack, cast, get_args
 import anyio
 import httpx
 
+from .._options import check_callable, check_type
 from .._wire import EXPAND, REQUEST_ID_HEADER
 from ._envelope import Envelope, unwrap
 from ._errors import Failure
@@ -93,10 +94,10 @@ class _BaseClient:
         clock: Callable[[], float],
         random: Callable[[], float],
     ) -> None:
-        if retry is not None and not isinstance(retry, Retry):
-            raise TypeError("retry must be a Retry policy or None")
-        if request_id is not None and not callable(request_id):
-            raise TypeError("request_id must be a callable returning a str (or None)")
+        if retry is not None:
+            check_type("retry", retry, Retry, "a Retry policy or None")
+        if request_id is not None:
+            check_callable("request_id", request_id, "a callable returning a str (or None)")
         self.retry = retry
         self._request_id = request_id
         self._clock = clock

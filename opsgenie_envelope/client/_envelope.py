@@ -144,10 +144,11 @@ def _error(response: httpx.Response, body: dict[str, Any]) -> ApiError:
         )
     elif issubclass(cls, ServiceUnavailable):
         error = cls(message, retry_after=retry_after(headers), errors=errors)
-    else:
+    elif cls.status_code == status:
         error = cls(message, errors=errors)
+    else:  # an unlisted status: ClientError or ServerError, with the status the wire said
+        error = cls(message, errors=errors, status_code=status)
     # What the wire said wins over the class defaults.
-    error.status_code = status
     error.code = code
     error.headers = headers  # the response's: read in any case, as Envelope.headers
     error.request_id = _request_id(body, headers)
@@ -177,6 +178,8 @@ def unwrap(response: httpx.Response) -> Envelope:
     except RuntimeError:  # a response built by hand, without its request: not a HEAD
         is_head = False
     body = _json_object(response)
+    if status > 599:
+        raise NotAnEnvelope(response)  # no error envelope has a status beyond 599
     if status >= 400:
         if body is None and is_head:
             raise _error(response, {})

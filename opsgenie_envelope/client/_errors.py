@@ -1,6 +1,21 @@
-"""The errors only the client raises (the tree of all it raises is in ``client/__init__.py``).
+"""The errors only the client raises; error envelopes raise the server's own taxonomy.
 
-Error envelopes raise the server taxonomy (``opsgenie_envelope._errors``) itself; these cover the rest.
+Everything a request made with the client can raise, with the status beside each name::
+
+    opsgenie_envelope.ApiError ........ an error envelope, as the server raised it (4xx, 5xx;
+    │                                   its taxonomy: ``opsgenie_envelope._errors``), with
+    │                                   request_id, took and response
+    RequestFailed ..................... root of the client's own failures
+    ├── NotAnEnvelope ................. any status: a body that is not an envelope
+    │                                   (a proxy's HTML 502)
+    ├── RetriesExhausted .............. the last attempt's status (or none): attempts or time
+    │                                   budget used up; ``last_error``
+    └── PagingError ................... no status: page limit reached, or ``next`` leaves
+                                        the origin
+    httpx.TransportError .............. no status: a connection failure that was not
+                                        retried (httpx's own)
+
+``except (ApiError, RequestFailed)`` catches everything the client decides to raise.
 """
 
 from __future__ import annotations
@@ -9,13 +24,29 @@ import httpx
 
 from .._errors import ApiError
 
-__all__ = ["EXCERPT_CHARS", "Failure", "NotAnEnvelope", "PagingError", "RetriesExhausted"]
+__all__ = [
+    "EXCERPT_CHARS",
+    "Failure",
+    "NotAnEnvelope",
+    "PagingError",
+    "RequestFailed",
+    "RetriesExhausted",
+]
 
 EXCERPT_CHARS = 200
 """Most characters of a non-envelope body quoted in :class:`NotAnEnvelope`."""
 
 
-class NotAnEnvelope(Exception):
+class RequestFailed(Exception):
+    """Root of the failures the client raises of its own (not error envelopes).
+
+    Catch it to handle every way the client gave up on a request that the server did not
+    answer with an error envelope: :class:`NotAnEnvelope`, :class:`RetriesExhausted`,
+    :class:`PagingError`.
+    """
+
+
+class NotAnEnvelope(RequestFailed):
     """A response whose body is not an OpsGenie envelope, such as a proxy's HTML 502.
 
     Attributes:
@@ -41,7 +72,7 @@ Failure = ApiError | NotAnEnvelope | httpx.TransportError
 """What one attempt can fail with."""
 
 
-class RetriesExhausted(Exception):
+class RetriesExhausted(RequestFailed):
     """Retrying stopped: the attempts or the time budget of the ``Retry`` policy ran out.
 
     Attributes:
@@ -65,7 +96,7 @@ class RetriesExhausted(Exception):
         )
 
 
-class PagingError(Exception):
+class PagingError(RequestFailed):
     """Following ``paging.next`` cannot go on: too many pages, or a link to another origin.
 
     Attributes:

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from .._options import check_int
 from .._wire import LIMIT, MAX_LIMIT
 from ._envelope import Envelope
 from ._errors import PagingError
@@ -23,16 +24,10 @@ def start_paging(options: dict[str, Any], max_pages: int, limit: int | None) -> 
     larger one would only be refused by the server with 416; ``None`` leaves the server's
     default.
     """
-    if isinstance(max_pages, bool) or not isinstance(max_pages, int):
-        raise TypeError("max_pages must be an int")
-    if max_pages < 1:
-        raise ValueError(f"max_pages must be at least 1, got {max_pages}")
+    check_int("max_pages", max_pages, minimum=1)
     if limit is None:
         return
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise TypeError("limit must be an int")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    check_int("limit", limit, minimum=1, maximum=MAX_LIMIT)
     options["params"] = httpx.QueryParams(options.get("params")).set(LIMIT, str(limit))
 
 

@@ -6,12 +6,12 @@ Pure decisions, no I/O: the clients make an :class:`Attempts` per request, call 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 
+from .._options import check_int, check_seconds
 from .._wire import RATE_LIMIT_PERIOD_HEADER
 from ._errors import Failure, RetriesExhausted
 from ._headers import parse_seconds, retry_after
@@ -58,16 +58,9 @@ class Retry:
     max_backoff: float = 8.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
-            raise TypeError("attempts must be an int")
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+        check_int("attempts", self.attempts, minimum=1)
         for name in ("budget", "backoff", "max_backoff"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number of seconds")
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite, non-negative number, got {value!r}")
+            check_seconds(name, getattr(self, name), zero=True)
 
     def backoff_for(self, retry: int, random: Callable[[], float]) -> float:
         """The jittered backoff before retry number ``retry`` (1 for the first retry)."""

@@ -18,7 +18,8 @@ storage also needs the ``redis`` extra. ``limits`` does the counting, in this pr
   same 429.
 
 Over the limit: 429 with ``Retry-After``, ``X-RateLimit-State: THROTTLED``,
-``X-RateLimit-Reason`` and ``X-RateLimit-Period-In-Sec``. Storage down: ``on_storage_error``
+``X-RateLimit-Reason`` and ``X-RateLimit-Period-In-Sec``; under it, ``X-RateLimit-State: OK``
+with the same reason and period. Storage down: ``on_storage_error``
 (``"fail-open"``, logged, or ``"fail-closed"``, 503 with ``Retry-After``).
 
 Example::
@@ -34,12 +35,13 @@ Example::
 from __future__ import annotations
 
 from ._keys import KeyFunction, by_api_key, by_client_address, digest
-from ._limit import RateLimit, StorageErrorPolicy, Strategy
+from ._limit import UNDER_LIMIT, RateLimit, StorageErrorPolicy, Strategy
 from ._memory import BoundedMemoryStorage
 from ._middleware import RateLimitMiddleware
 from ._slowapi import Reason, install_slowapi, slowapi_handler
 
 __all__ = [
+    "UNDER_LIMIT",
     "BoundedMemoryStorage",
     "KeyFunction",
     "RateLimit",

@@ -13,14 +13,23 @@ import inspect
 import re
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
 from .. import ServiceUnavailable, TooManyRequests
-from .._outage import REDIS_OPTIONS, Backoff, check_seconds
+from .._openapi import Declaration, describe_error
+from .._options import check_seconds, check_type
+from .._outage import REDIS_OPTIONS, Backoff
 from .._redis import SCHEMES, driver_errors, parse_url, probe, timeout_of
-from .._wire import RATE_LIMIT_REASON_PATTERN
+from .._wire import (
+    RATE_LIMIT_PERIOD_HEADER,
+    RATE_LIMIT_REASON_HEADER,
+    RATE_LIMIT_REASON_PATTERN,
+    RATE_LIMIT_STATE_HEADER,
+)
 
 try:
     from limits import RateLimitItem, parse_many
@@ -44,7 +53,17 @@ from ._memory import BoundedMemoryStorage
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RateLimit", "StorageErrorPolicy", "Strategy", "check_reason", "seconds_left"]
+__all__ = [
+    "UNDER_LIMIT",
+    "RateLimit",
+    "StorageErrorPolicy",
+    "Strategy",
+    "check_reason",
+    "seconds_left",
+]
+
+UNDER_LIMIT = "OK"
+"""``X-RateLimit-State`` of an answer under the limit, as OpsGenie sends it."""
 
 StorageErrorPolicy = Literal["fail-open", "fail-closed"]
 """What to do when the storage (Redis) cannot be reached: let requests through, or 503."""
@@ -68,10 +87,11 @@ _REASON = re.compile(RATE_LIMIT_REASON_PATTERN)
 
 
 def check_reason(reason: object) -> str:
-    """``reason`` if it can be an ``X-RateLimit-Reason``; ``ValueError`` otherwise."""
-    if not isinstance(reason, str) or not _REASON.fullmatch(reason):
+    """``reason`` if it can be an ``X-RateLimit-Reason``; ``TypeError``/``ValueError`` otherwise."""
+    text = check_type("reason", reason, str, "a str")
+    if not _REASON.fullmatch(text):
         raise ValueError("reason must be 1..64 characters of [A-Za-z0-9_.-], e.g. 'API_KEY'")
-    return reason
+    return text
 
 
 def seconds_left(reset_at: float, period: float) -> float:
@@ -81,10 +101,9 @@ def seconds_left(reset_at: float, period: float) -> float:
 
 
 def _items(limit: object) -> tuple[RateLimitItem, ...]:
-    if not isinstance(limit, str):
-        raise TypeError("limit must be a str such as '600/minute' or '10/second;600/minute'")
+    text = check_type("limit", limit, str, "a str such as '600/minute' or '10/second;600/minute'")
     try:
-        items = tuple(parse_many(limit))
+        items = tuple(parse_many(text))
     except ValueError:
         raise ValueError(
             f"limit must read like '600/minute' or '10/second;600/minute', got {limit!r}"
@@ -228,6 +247,11 @@ class RateLimit:
         install(app)
     """
 
+    __opsgenie_envelope_declaration__ = Declaration(
+        rate_limited=True, errors=(describe_error(TooManyRequests),)
+    )
+    """As a FastAPI dependency, the limit's routes are documented with its 429 and headers."""
+
     def __init__(
         self,
         limit: str,
@@ -253,7 +277,7 @@ class RateLimit:
         else:
             raise TypeError("key must be 'api_key', 'address' or a function of the request")
         self.reason = check_reason(default_reason if reason is None else reason)
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not _NAME.fullmatch(check_type("name", name, str, "a str")):
             raise ValueError("name must be 1..64 characters of [A-Za-z0-9_.:-]")
         self.name = name
         if on_storage_error not in get_args(StorageErrorPolicy):
@@ -263,8 +287,8 @@ class RateLimit:
             )
         self.on_storage_error = on_storage_error
         self.storage_retry_after = check_seconds("storage_retry_after", storage_retry_after)
-        if storage_options is not None and not isinstance(storage_options, Mapping):
-            raise TypeError("storage_options must be a mapping of keyword arguments")
+        if storage_options is not None:
+            check_type("storage_options", storage_options, Mapping, "a mapping of keywords")
         self.storage, self._pool = _storage(storage, storage_options)
         self._owned = isinstance(storage, str)  # made from a URL: aclose closes its clients
         try:
@@ -282,6 +306,15 @@ class RateLimit:
             if not isinstance(storage, Storage):  # Redis: every driver failure, one timeout
                 self._errors += driver_errors()
                 self._timeout = timeout_of(storage_options)
+        # OpsGenie's headers on answers under the limit: the first limit's period.
+        self.ok_headers: Mapping[str, str] = MappingProxyType(
+            {
+                RATE_LIMIT_STATE_HEADER: UNDER_LIMIT,
+                RATE_LIMIT_REASON_HEADER: self.reason,
+                RATE_LIMIT_PERIOD_HEADER: str(self.items[0].get_expiry()),
+            }
+        )
+        """``X-RateLimit-State: OK`` with the reason and period, for answers under the limit."""
         # Storage health: shared by all requests, like a connection pool's state.
         self._health = Backoff(f"rate limit {name!r}", self.storage_retry_after)
 
@@ -308,38 +341,46 @@ class RateLimit:
             if client is not None:
                 await client.aclose()
 
-    async def __call__(self, connection: HTTPConnection) -> None:
+    async def __call__(self, connection: HTTPConnection, response: Response) -> None:
         """The FastAPI dependency: ``Depends(limit)`` checks every HTTP request of a route.
 
-        Websocket routes under an app-wide ``Depends(limit)`` connect uncounted, as with
-        :class:`RateLimitMiddleware`.
+        An answer under the limit carries :attr:`ok_headers`. Websocket routes under an
+        app-wide ``Depends(limit)`` connect uncounted, as with :class:`RateLimitMiddleware`.
         """
         if connection.scope["type"] == "http":
-            await self.check(connection)
+            await self.check(connection, response)
 
-    async def check(self, connection: HTTPConnection) -> None:
+    async def check(self, connection: HTTPConnection, response: Response | None = None) -> bool:
         """Count the request under its key; raise ``TooManyRequests`` when over the limit.
 
-        A key function returning ``None`` leaves the request unlimited.
+        Returns whether the request was counted under the limit; then ``response`` (FastAPI's
+        ``Response`` parameter, whose headers go on the answer), when given, gets
+        :attr:`ok_headers`. A key function returning ``None`` leaves the request unlimited
+        (``False``, no headers), as does a storage outage under ``"fail-open"``.
         """
         key = self._key(connection)
         if inspect.isawaitable(key):
             key = await key
         if key is None:
-            return
+            return False
         if not isinstance(key, str) or not key:
             raise TypeError("a rate-limit key function must return a non-empty str or None")
-        await self.hit(key)
+        counted = await self.hit(key)
+        if counted and response is not None:
+            response.headers.update(self.ok_headers)
+        return counted
 
-    async def hit(self, key: str) -> None:
+    async def hit(self, key: str) -> bool:
         """Count one request under ``key`` (used as given: digest secrets first).
 
-        Raises ``TooManyRequests`` when the key is over the limit, ``ServiceUnavailable``
-        when the storage is down and the policy is ``"fail-closed"``.
+        Returns ``True`` when counted under the limit, ``False`` when the storage could not
+        count it (``"fail-open"``). Raises ``TooManyRequests`` when the key is over the
+        limit, ``ServiceUnavailable`` when the storage is down and the policy is
+        ``"fail-closed"``.
         """
         if self._health.waiting():
             self._storage_down(None)
-            return
+            return False
         try:
             async with asyncio.timeout(self._timeout):
                 for item in self.items:
@@ -350,8 +391,9 @@ class RateLimit:
                         raise TooManyRequests(retry_after=wait, reason=self.reason, period=period)
         except self._errors as exc:
             self._storage_down(exc)
-            return
+            return False
         self._health.succeeded()
+        return True
 
     def _storage_down(self, exc: BaseException | None) -> None:
         """Apply the policy: return (fail open) or raise ``ServiceUnavailable``."""

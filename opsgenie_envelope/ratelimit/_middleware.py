@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import REQUEST_ID_KEY, EnvelopeMiddleware
 from .._context import REPLAYED_KEY
@@ -23,6 +24,9 @@ _ORDER = (
 
 class RateLimitMiddleware:
     """Check a :class:`RateLimit` before every HTTP request reaches the app.
+
+    Answers under the limit carry OpsGenie's ``X-RateLimit-State: OK`` with the limit's
+    ``X-RateLimit-Reason`` and ``X-RateLimit-Period-In-Sec``.
 
     Takes a ready ``RateLimit`` or the options to build one. It must sit inside
     :class:`~opsgenie_envelope.EnvelopeMiddleware` (which renders the 429 and the 503):
@@ -58,6 +62,17 @@ class RateLimitMiddleware:
             return
         if REQUEST_ID_KEY not in scope:
             raise RuntimeError(_ORDER)
-        if REPLAYED_KEY not in scope:  # a trailing-slash replay was counted the first time
-            await self.limit.check(HTTPConnection(scope))
-        await self.app(scope, receive, send)
+        # A trailing-slash replay (ignore_trailing_slash) is the request counted the first time.
+        if REPLAYED_KEY not in scope and not await self.limit.check(HTTPConnection(scope)):
+            await self.app(scope, receive, send)
+            return
+        ok_headers = self.limit.ok_headers
+
+        async def send_with_state(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] != 429:
+                headers = MutableHeaders(scope=message)
+                for name, value in ok_headers.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_state)

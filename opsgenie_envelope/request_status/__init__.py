@@ -2,7 +2,8 @@
 
 * :class:`RequestTracker`: ``accept`` a write (202, ``result: "Request will be processed"``,
   the request ID), process it in the background, serve ``GET .../requests/{requestId}``
-  with :meth:`RequestTracker.status_data` (404 until processed, then ``success``,
+  with :meth:`RequestTracker.status_data` (404 with ``X-Opsgenie-Errortype:
+  RequestNotProcessed`` until processed, then ``success``,
   ``action``, ``processedAt``, ``isSuccess``, ``status`` and the entity fields).
 * :class:`Outcome`: what the work returns; :class:`RequestStatus`: what is served.
 * Stores: :class:`MemoryRequestStore` (default, one process) and :class:`RedisRequestStore`
@@ -25,13 +26,14 @@ from __future__ import annotations
 from ._redis import RedisRequestStore
 from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
 from ._store import DEFAULT_TTL, MemoryRequestStore, RequestStore, StoreUnavailable
-from ._tracker import ACCEPTED, NOT_FOUND, RequestTracker, Work
+from ._tracker import ACCEPTED, NOT_FOUND, NOT_PROCESSED, RequestTracker, Work
 
 __all__ = [
     "ACCEPTED",
     "DEFAULT_TTL",
     "LOST",
     "NOT_FOUND",
+    "NOT_PROCESSED",
     "UNEXPECTED",
     "MemoryRequestStore",
     "Outcome",

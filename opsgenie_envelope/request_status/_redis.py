@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._outage import check_seconds
+from .._options import check_int, check_seconds, check_type
 from .._redis import RedisState, RedisUnavailable
 from ._status import LOST, RequestStatus
 from ._store import (
@@ -36,7 +36,6 @@ from ._store import (
     CapWarning,
     RequestStore,
     StoreUnavailable,
-    check_cap,
 )
 
 if TYPE_CHECKING:
@@ -197,10 +196,8 @@ class RedisRequestStore(RequestStore):
                 'RedisRequestStore needs redis-py: pip install "opsgenie-envelope[redis]"'
             ) from exc
         self.ttl = check_seconds("ttl", ttl)
-        if not isinstance(key_prefix, str):
-            raise TypeError("key_prefix must be a str")
-        self.key_prefix = key_prefix
-        self.max_per_owner = check_cap("max_per_owner", max_per_owner)
+        self.key_prefix = check_type("key_prefix", key_prefix, str, "a str")
+        self.max_per_owner = check_int("max_per_owner", max_per_owner, minimum=1)
         self._warn = CapWarning()
         target: str | Redis | RedisCluster
         if client is not None and url is None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .._options import check_bool, check_str, check_type
+
 __all__ = ["LOST", "UNEXPECTED", "Outcome", "RequestStatus", "timestamp"]
 
 LOST = "Request processing stopped before it finished"
@@ -54,12 +56,9 @@ class Outcome:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.status, str) or not self.status:
-            raise TypeError("status must be a non-empty str")
-        if not isinstance(self.success, bool):
-            raise TypeError("success must be a bool")
-        if not isinstance(self.fields, Mapping):
-            raise TypeError("fields must be a mapping of names to JSON values")
+        check_str("status", self.status)
+        check_bool("success", self.success)
+        check_type("fields", self.fields, Mapping, "a mapping of names to JSON values")
         clash = _RESERVED.intersection(self.fields)
         if clash:
             raise ValueError(f"fields may not set {sorted(clash)}: they are the status's own")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .._outage import check_seconds
+from .._options import check_callable, check_int, check_seconds
 from ._status import LOST, RequestStatus
 
 __all__ = [
@@ -68,17 +68,12 @@ class CapWarning:
         )
 
 
-def check_cap(name: str, value: object) -> int:
-    """``value`` if it can be a cap (an int of at least 1); ``TypeError``/``ValueError`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1")
-    return value
-
-
 class StoreUnavailable(Exception):
-    """The store cannot be reached (Redis down, timed out); the text says why, without secrets."""
+    """The store cannot be reached (Redis down, timed out); the text says why, without secrets.
+
+    A server-side failure between a store and its tracker: no ``ApiError`` (the tracker turns
+    it into ``ServiceUnavailable``, a 503 with ``Retry-After``) and no client failure.
+    """
 
 
 class RequestStore(ABC):
@@ -168,10 +163,9 @@ class MemoryRequestStore(RequestStore):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl = check_seconds("ttl", ttl)
-        self.max_entries = check_cap("max_entries", max_entries)
-        self.max_per_owner = check_cap("max_per_owner", max_per_owner)
-        if not callable(clock):
-            raise TypeError("clock must be a callable returning seconds")
+        self.max_entries = check_int("max_entries", max_entries, minimum=1)
+        self.max_per_owner = check_int("max_per_owner", max_per_owner, minimum=1)
+        check_callable("clock", clock, "a callable returning seconds")
         self.clock = clock
         self._warn = CapWarning()
         # Insertion order is expiry order in each: pending by acceptance, done by outcome.

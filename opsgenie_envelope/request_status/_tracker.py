@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from secrets import token_hex
+from types import MappingProxyType
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -34,13 +35,14 @@ from .. import (
     set_message,
 )
 from .._caller import digest
-from .._outage import Backoff, check_seconds
+from .._options import check_callable, check_seconds, check_str
+from .._outage import Backoff
 from .._redis import SCHEMES
 from ._redis import RedisRequestStore
 from ._status import LOST, UNEXPECTED, Outcome, RequestStatus
 from ._store import DEFAULT_TTL, MemoryRequestStore, RequestStore, StoreUnavailable
 
-__all__ = ["ACCEPTED", "NOT_FOUND", "RequestTracker", "Work"]
+__all__ = ["ACCEPTED", "NOT_FOUND", "NOT_PROCESSED", "RequestTracker", "Work"]
 
 logger = logging.getLogger("opsgenie_envelope")
 
@@ -53,6 +55,11 @@ NOT_FOUND = "Request not found. It might not be processed yet."
 RECORD_PAUSE = (0.1, 2.0)
 """Pauses between tries to record an outcome while the store fails: from 0.1 s, doubling up
 to 2 s, for as long as the lease (after it the status reads as failed anyway)."""
+
+NOT_PROCESSED: Mapping[str, str] = MappingProxyType({"X-Opsgenie-Errortype": "RequestNotProcessed"})
+"""The header of that 404, as OpsGenie sends it: official SDKs keep polling only when it is
+there (and give up at once on a 404 without it)."""
+
 
 Work = Callable[..., "Outcome | Awaitable[Outcome]"]
 """What ``accept`` runs: a function (sync, run in the thread pool, or async) giving an Outcome."""
@@ -134,9 +141,7 @@ class RequestTracker:
         self.store = _store(store, ttl)
         self.lease = check_seconds("lease", lease)
         self.retry_after = check_seconds("retry_after", retry_after)
-        if not isinstance(message, str) or not message:
-            raise TypeError("message must be a non-empty str")
-        self.message = message
+        self.message = check_str("message", message)
         self._jobs: set[asyncio.Task[None]] = set()  # strong references until each job ends
         self._health = Backoff("request statuses", self.retry_after)
 
@@ -173,10 +178,8 @@ class RequestTracker:
         request_id = get_request_id()
         if request_id is None:
             raise RuntimeError("accept() runs inside a request served by EnvelopeMiddleware")
-        if not isinstance(action, str) or not action:
-            raise TypeError("action must be a non-empty str, e.g. 'Create'")
-        if not callable(work):
-            raise TypeError("work must be a function returning an Outcome")
+        check_str("action", action, "a non-empty str, e.g. 'Create'")
+        check_callable("work", work, "a function returning an Outcome")
         token = token_hex(16)  # a lease token, not an ID: never drawn from the request IDs
         holder = _owner(owner)
         self._check_health()
@@ -214,10 +217,14 @@ class RequestTracker:
 
     async def status_data(self, request_id: str, owner: str | None = None) -> dict[str, Any]:
         """The ``data`` of ``GET .../requests/{requestId}``; ``NotFound`` until processed, and
-        for another owner's request (the same 404: an ID tells nobody else anything)."""
+        for another owner's request (the same 404: an ID tells nobody else anything).
+
+        The 404 carries OpsGenie's ``X-Opsgenie-Errortype: RequestNotProcessed``
+        (:data:`NOT_PROCESSED`), for an unknown ID too: the two are not told apart.
+        """
         found = await self.status(request_id, owner)
         if found is None:
-            raise NotFound(NOT_FOUND)
+            raise NotFound(NOT_FOUND, headers=NOT_PROCESSED)
         return found.to_json()
 
     async def join(self) -> None:

@@ -192,6 +192,7 @@ def test_public_names() -> None:
         "NotAnEnvelope",
         "Paging",
         "PagingError",
+        "RequestFailed",
         "RequestOptions",
         "RetriesExhausted",
         "Retry",

@@ -50,6 +50,20 @@ async def test_paginate_visits_every_alert() -> None:
     assert tiny_ids == ["5", "4", "3", "2", "1"]
 
 
+async def test_paginate_follows_the_notes_cursor() -> None:
+    """``paginate`` follows the cursor links of an alert's notes, newest first."""
+    async with library_client(demo(), retry=None) as client:
+        for text in ("one", "two", "three"):
+            accepted = await client.post(f"/v2/alerts/{ALERT_IDS[4]}/notes", json={"note": text})
+            assert accepted.request_id is not None
+            await poll(client, accepted.request_id)
+        notes = [
+            item["note"]
+            async for item in client.paginate(f"/v2/alerts/{ALERT_IDS[4]}/notes?limit=1")
+        ]
+    assert notes == ["three", "two", "one"]
+
+
 async def test_expand_through_the_client() -> None:
     """``expand=["contact"]`` loads the user's ``userContacts``; ``expandable`` is read back."""
     async with library_client(demo(), retry=None) as client:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.demo_app import ADA, ALERT_IDS, READONLY, demo, poll_raw, raw_client
-from tests.support.opsgenie_oas import assert_valid, properties, response_definition
+from tests.support.opsgenie_oas import assert_valid, properties, response_definition, swagger
 
 pytestmark = pytest.mark.anyio
 
@@ -27,6 +27,55 @@ async def api() -> AsyncIterator[httpx.AsyncClient]:
     async with raw_client(demo()) as client:
         yield client
 
+
+# (method, action, official path, request options): each action on the seeded alert 2.
+ACTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("POST", "teams", "/v2/alerts/{identifier}/teams", {"json": {"team": {"name": "dba"}}}),
+    ("POST", "actions/Restart", "/v2/alerts/{identifier}/actions/{actionName}", {}),
+    ("PUT", "message", "/v2/alerts/{identifier}/message", {"json": {"message": "New"}}),
+    (
+        "PUT",
+        "description",
+        "/v2/alerts/{identifier}/description",
+        {"json": {"description": "D"}},
+    ),
+    ("PUT", "priority", "/v2/alerts/{identifier}/priority", {"json": {"priority": "P4"}}),
+    ("POST", "notes", "/v2/alerts/{identifier}/notes", {"json": {"note": "Looking"}}),
+    ("POST", "tags", "/v2/alerts/{identifier}/tags", {"json": {"tags": ["x"]}}),
+    ("DELETE", "tags", "/v2/alerts/{identifier}/tags", {"params": {"tags": "disk"}}),
+    (
+        "POST",
+        "details",
+        "/v2/alerts/{identifier}/details",
+        {"json": {"details": {"a": "b"}}},
+    ),
+    ("DELETE", "details", "/v2/alerts/{identifier}/details", {"params": {"keys": "mount"}}),
+    ("POST", "unacknowledge", "/v2/alerts/{identifier}/unacknowledge", {}),
+    (
+        "POST",
+        "snooze",
+        "/v2/alerts/{identifier}/snooze",
+        {"json": {"endTime": "2099-01-01T00:00:00Z"}},
+    ),
+    (
+        "POST",
+        "assign",
+        "/v2/alerts/{identifier}/assign",
+        {"json": {"owner": {"username": "ada@example.com"}}},
+    ),
+    (
+        "POST",
+        "escalate",
+        "/v2/alerts/{identifier}/escalate",
+        {"json": {"escalation": {"name": "e"}}},
+    ),
+    (
+        "POST",
+        "responders",
+        "/v2/alerts/{identifier}/responders",
+        {"json": {"responder": {"type": "team", "name": "dba"}}},
+    ),
+]
 
 # (method, url, official path, request options, status, the definition it documents)
 CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
@@ -117,6 +166,59 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
         {},
         202,
         "SuccessResponse",
+    ),
+    *[
+        (
+            method,
+            f"/v2/alerts/{ALIAS}/{action}?identifierType=alias",
+            template,
+            options,
+            202,
+            "SuccessResponse",
+        )
+        for method, action, template, options in ACTIONS
+    ],
+    (
+        "PUT",
+        f"/v2/alerts/{ALIAS}/priority",
+        "/v2/alerts/{identifier}/priority",
+        {"json": {"priority": "P0"}},
+        422,
+        "ErrorResponse",
+    ),
+    (
+        "POST",
+        f"/v2/alerts/{ALIAS}/notes",
+        "/v2/alerts/{identifier}/notes",
+        {"json": {}},
+        422,
+        "ErrorResponse",
+    ),
+    (
+        "GET",
+        f"/v2/alerts/{ALIAS}/notes?identifierType=alias",
+        "/v2/alerts/{identifier}/notes",
+        {},
+        200,
+        "ListAlertNotesResponse",
+    ),
+    (
+        "GET",
+        f"/v2/alerts/{ALIAS}/logs?identifierType=alias",
+        "/v2/alerts/{identifier}/logs",
+        {},
+        200,
+        "ListAlertLogsResponse",
+    ),
+    ("GET", "/v2/alerts/nope/notes", "/v2/alerts/{identifier}/notes", {}, 404, "ErrorResponse"),
+    ("GET", "/v2/alerts/nope/logs", "/v2/alerts/{identifier}/logs", {}, 404, "ErrorResponse"),
+    (
+        "GET",
+        f"/v2/alerts/{ALIAS}/logs?limit=500&identifierType=alias",
+        "/v2/alerts/{identifier}/logs",
+        {},
+        416,
+        "ErrorResponse",
     ),
     ("GET", f"/v2/users/{ADA}", "/v2/users/{identifier}", {}, 200, "GetUserResponse"),
     (
@@ -215,6 +317,78 @@ async def test_list_items_and_paging_are_official(api: httpx.AsyncClient) -> Non
         assert set(item) <= properties("BaseAlert")
     assert_valid("PageDetails", body["paging"])
     assert set(body["paging"]) == properties("PageDetails")
+
+
+async def notes_and_logs(api: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The notes and the logs of a new alert with a note, after an action with a note."""
+    created = await api.post("/v2/alerts", json={"message": "Disk", "alias": "n", "note": "One"})
+    await poll_raw(api, created.json()["requestId"])
+    noted = await api.post("/v2/alerts/n/acknowledge?identifierType=alias", json={"note": "Two"})
+    await poll_raw(api, noted.json()["requestId"])
+    notes = (await api.get("/v2/alerts/n/notes?identifierType=alias&limit=1")).json()
+    logs = (await api.get("/v2/alerts/n/logs?identifierType=alias&limit=1")).json()
+    return notes, logs
+
+
+async def test_notes_and_paging_are_official(api: httpx.AsyncClient) -> None:
+    """Notes have exactly ``AlertNote``'s fields; ``paging`` is an ``AlertPaging``."""
+    notes, _ = await notes_and_logs(api)
+    assert notes["data"]
+    for note in notes["data"]:
+        assert_valid("AlertNote", note)
+        assert set(note) == properties("AlertNote")
+    assert_valid("AlertPaging", notes["paging"])
+    assert set(notes["paging"]) == properties("AlertPaging")
+
+
+async def test_logs_are_official(api: httpx.AsyncClient) -> None:
+    """Log lines have exactly ``AlertLog``'s fields."""
+    _, logs = await notes_and_logs(api)
+    assert logs["data"]
+    for line in logs["data"]:
+        assert_valid("AlertLog", line)
+        assert set(line) == properties("AlertLog")
+    assert set(logs["paging"]) == properties("AlertPaging")
+
+
+async def test_changed_alert_is_official(api: httpx.AsyncClient) -> None:
+    """An alert after every kind of change (responders, snooze, owner) is still an ``Alert``."""
+    created = await api.post(
+        "/v2/alerts",
+        json={"message": "Disk", "alias": "c", "responders": [{"type": "team", "name": "ops"}]},
+    )
+    await poll_raw(api, created.json()["requestId"])
+    for url, body in [
+        ("snooze", {"endTime": "2099-01-01T00:00:00Z"}),
+        ("assign", {"owner": {"username": "ada@example.com"}}),
+        ("escalate", {"escalation": {"name": "e"}}),
+    ]:
+        accepted = await api.post(f"/v2/alerts/c/{url}?identifierType=alias", json=body)
+        await poll_raw(api, accepted.json()["requestId"])
+    alert = (await api.get("/v2/alerts/c?identifierType=alias")).json()["data"]
+    assert_valid("Alert", alert)
+    assert set(alert) <= properties("Alert")
+    assert {"snoozedUntil", "actions"} <= set(alert)
+    for responder in alert["responders"]:
+        assert_valid("Responder", responder)
+
+
+async def test_pending_status_header_is_official(api: httpx.AsyncClient) -> None:
+    """The 404 of a status not processed yet is an ``ErrorResponse`` saying
+    ``X-Opsgenie-Errortype: RequestNotProcessed``."""
+    response = await api.get("/v2/alerts/requests/not-yet")
+    assert response.headers["x-opsgenie-errortype"] == "RequestNotProcessed"
+    assert_valid("ErrorResponse", response.json())
+
+
+async def test_rate_limit_headers_are_the_documented_ones(api: httpx.AsyncClient) -> None:
+    """A 200 carries the ``X-RateLimit-*`` headers the official path lists for its 200."""
+    response = await api.get(f"/v2/alerts/{ALIAS}/notes?identifierType=alias")
+    documented = swagger()["paths"]["/v2/alerts/{identifier}/notes"]["get"]["responses"]["200"]
+    rate_headers = {name for name in documented["headers"] if name.startswith("X-RateLimit")}
+    assert rate_headers == {"X-RateLimit-State", "X-RateLimit-Reason", "X-RateLimit-Period-In-Sec"}
+    assert {name.lower() for name in rate_headers} <= set(response.headers)
+    assert response.headers["x-ratelimit-state"] == "OK"
 
 
 async def test_count_has_only_count(api: httpx.AsyncClient) -> None:

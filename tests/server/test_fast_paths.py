@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from opsgenie_envelope import EnvelopeMiddleware, _negotiation, _request_id, uuid4_hex
+from opsgenie_envelope._exchange import SPLICE_COPY_LIMIT
 from opsgenie_envelope._render import format_took
-from opsgenie_envelope._responder import SPLICE_COPY_LIMIT
 from tests.support.apps import starlette_app
 from tests.support.asgi import call_asgi, header
 
@@ -151,6 +151,33 @@ async def test_rendered_errors_leave_no_reference_cycles() -> None:
         for _ in range(20):
             sent = await call_asgi(app, "/fail/not-found")
             assert sent[0]["status"] == 404
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v2/alerts/1", 200),  # Splice, one whole body
+        ("/r/stream", 200),  # Splice, a stream
+        ("/r/html", 200),  # PassThrough
+        ("/r/text-error", 402),  # CaptureError
+        ("/nowhere", 404),  # CaptureError, the router's answer
+        ("/r/not-json", 500),  # Splice answering 500
+    ],
+)
+async def test_every_body_handler_leaves_no_reference_cycles(path: str, status: int) -> None:
+    """Whatever handler the exchange picks, the request's objects are freed at once."""
+    app = starlette_app()
+    await call_asgi(app, path)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(10):
+            sent = await call_asgi(app, path)
+            assert sent[0]["status"] == status
         assert gc.collect() == 0
     finally:
         gc.enable()

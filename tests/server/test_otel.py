@@ -278,5 +278,5 @@ def test_trace_filter_defaults_outside_a_span() -> None:
 
 def test_attribute_must_be_a_name() -> None:
     """The span attribute is checked at construction."""
-    with pytest.raises(TypeError, match="attribute"):
+    with pytest.raises(ValueError, match="attribute"):
         OpenTelemetryIntegration(attribute="")

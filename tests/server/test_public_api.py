@@ -65,7 +65,12 @@ def test_client_errors_read_as_public_names() -> None:
     """The client's own errors read as ``opsgenie_envelope.client.<Name>``."""
     from opsgenie_envelope import client
 
-    for cls in (client.NotAnEnvelope, client.PagingError, client.RetriesExhausted):
+    for cls in (
+        client.NotAnEnvelope,
+        client.PagingError,
+        client.RequestFailed,
+        client.RetriesExhausted,
+    ):
         assert f"{cls.__module__}.{cls.__qualname__}" == f"opsgenie_envelope.client.{cls.__name__}"
 
 

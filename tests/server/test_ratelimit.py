@@ -7,14 +7,17 @@ from typing import Any
 
 import anyio
 import pytest
+from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware, TooManyRequests, set_caller
+from opsgenie_envelope.fastapi import install, rate_limited
 from opsgenie_envelope.ratelimit import (
     BoundedMemoryStorage,
     RateLimit,
@@ -24,6 +27,7 @@ from opsgenie_envelope.ratelimit import (
     digest,
 )
 from tests.support.asgi import call_asgi, make_client, make_scope
+from tests.support.openapi_check import assert_documented
 from tests.support.stateful import (
     alerts_endpoint,
     authenticated_fastapi,
@@ -79,9 +83,68 @@ async def test_middleware_answers_429_in_starlette() -> None:
     assert throttle_headers(second)["x-ratelimit-period-in-sec"] == "3600"
 
 
-async def test_allowed_answers_carry_no_rate_limit_headers() -> None:
-    """Under the limit nothing is added: the 429 headers belong to the 429."""
+async def test_allowed_answers_say_the_state_is_ok() -> None:
+    """Under the limit the dependency's answer says ``X-RateLimit-State: OK``, as OpsGenie's
+    200s do, with the reason and period and no ``Retry-After``."""
     async with make_client(limited_fastapi(RateLimit("5/minute")), headers=ALICE) as client:
+        response = await client.get("/alerts")
+    assert response.status_code == 200
+    assert throttle_headers(response) == {
+        "x-ratelimit-state": "OK",
+        "x-ratelimit-reason": "API_KEY",
+        "x-ratelimit-period-in-sec": "60",
+    }
+
+
+async def test_middleware_answers_under_the_limit_say_ok() -> None:
+    """``RateLimitMiddleware`` adds ``X-RateLimit-State: OK`` to the answers it lets through."""
+    async with make_client(limited_starlette("2/hour"), headers=ALICE) as client:
+        response = await client.get("/alerts")
+    assert throttle_headers(response) == {
+        "x-ratelimit-state": "OK",
+        "x-ratelimit-reason": "API_KEY",
+        "x-ratelimit-period-in-sec": "3600",
+    }
+
+
+async def test_dependency_documents_its_headers() -> None:
+    """``Depends(limit)`` documents the 429 and, on the 200, the headers of the OK state;
+    the answers are what the document says."""
+    app = limited_fastapi(RateLimit("1/minute"))
+    doc = app.openapi()
+    responses = doc["paths"]["/alerts"]["get"]["responses"]
+    assert {"X-RateLimit-State", "X-RateLimit-Reason", "X-RateLimit-Period-In-Sec"} <= set(
+        responses["200"]["headers"]
+    )
+    assert "429" in responses
+    async with make_client(app, headers=ALICE) as client:
+        for _ in range(2):
+            assert_documented(doc, "/alerts", await client.get("/alerts"))
+
+
+def test_documented_on_routes_of_a_checking_dependency() -> None:
+    """``fastapi.rate_limited`` documents a dependency that calls ``check`` itself."""
+    limit = RateLimit("5/minute")
+
+    @rate_limited
+    async def checked(request: Request, response: Response) -> None:
+        await limit.check(request, response)
+
+    app = FastAPI()
+
+    @app.get("/alerts", dependencies=[Depends(checked)])
+    async def alerts() -> dict[str, int]:
+        return {"count": 5}
+
+    install(app)
+    headers = app.openapi()["paths"]["/alerts"]["get"]["responses"]["200"]["headers"]
+    assert "X-RateLimit-State" in headers
+
+
+async def test_unlimited_requests_carry_no_state() -> None:
+    """A key function returning ``None`` leaves the request uncounted: no ``OK`` is claimed."""
+    limit = RateLimit("5/minute", key=lambda connection: None)
+    async with make_client(limited_fastapi(limit), headers=ALICE) as client:
         response = await client.get("/alerts")
     assert throttle_headers(response) == {}
 

@@ -11,6 +11,7 @@ from opsgenie_envelope._render import (
     no_entity,
     render_error,
     render_extras,
+    splice_whole,
     success_suffix,
 )
 
@@ -83,6 +84,14 @@ def test_message_is_escaped() -> None:
 def test_success_suffix() -> None:
     """The suffix closes the envelope."""
     assert success_suffix(b"", b"0.1", b"id") == b',"took":0.1,"requestId":"id"}'
+
+
+def test_splice_whole_is_prefix_payload_and_suffix() -> None:
+    """One whole body's envelope, in one join, is the prefix, the payload and the suffix."""
+    extras = render_extras({"message": "Created"})
+    assert splice_whole(b"[1]", extras, b"0.1", b"id") == (
+        DATA_PREFIX + b"[1]" + success_suffix(extras, b"0.1", b"id")
+    )
 
 
 def test_render_error_order_and_optional_keys() -> None:

@@ -94,6 +94,32 @@ async def test_status_is_404_until_processed_then_the_outcome(tracker: RequestTr
     assert data["processedAt"].endswith("Z")
 
 
+async def test_pending_status_says_request_not_processed(tracker: RequestTracker) -> None:
+    """The 404 of a pending request carries ``X-Opsgenie-Errortype: RequestNotProcessed``,
+    the header official SDKs keep polling on; the processed status does not."""
+    gate = asyncio.Event()
+
+    async def slow(body: dict[str, Any]) -> Outcome:
+        await gate.wait()
+        return await created(body)
+
+    async with make_client(tracked_app(tracker, slow)) as client:
+        request_id = await accept(client)
+        pending = await client.get(f"/v2/alerts/requests/{request_id}")
+        gate.set()
+        done = await processed(client, tracker, request_id)
+    assert pending.headers["x-opsgenie-errortype"] == "RequestNotProcessed"
+    assert "x-opsgenie-errortype" not in done.headers
+
+
+async def test_unknown_status_says_request_not_processed(tracker: RequestTracker) -> None:
+    """An unknown ID reads as one not processed yet: the same 404 and header."""
+    async with make_client(tracked_app(tracker, created)) as client:
+        response = await client.get("/v2/alerts/requests/never-accepted")
+    assert response.status_code == 404
+    assert response.headers["x-opsgenie-errortype"] == "RequestNotProcessed"
+
+
 async def test_api_error_in_work_is_a_failed_outcome(tracker: RequestTracker) -> None:
     """Work raising an ``ApiError`` is recorded as failed, with the error's message."""
 
@@ -277,7 +303,8 @@ async def test_accept_outside_a_request_raises(tracker: RequestTracker) -> None:
         ({"store": 5}, TypeError, "store"),
         ({"lease": 0}, ValueError, "lease"),
         ({"retry_after": "soon"}, TypeError, "retry_after"),
-        ({"message": ""}, TypeError, "message"),
+        ({"message": ""}, ValueError, "message"),
+        ({"message": 5}, TypeError, "message"),
         ({"store": MemoryRequestStore(), "ttl": 5}, TypeError, "ttl"),
         ({"ttl": -1}, ValueError, "ttl"),
     ],
@@ -293,7 +320,8 @@ def test_bad_options_fail_at_construction(
 @pytest.mark.parametrize(
     ("arguments", "error"),
     [
-        ({"status": ""}, TypeError),
+        ({"status": ""}, ValueError),
+        ({"status": 5}, TypeError),
         ({"status": "ok", "success": "yes"}, TypeError),
         ({"status": "ok", "fields": {"isSuccess": False}}, ValueError),
         ({"status": "ok", "fields": ["alertId"]}, TypeError),

@@ -45,10 +45,13 @@ def test_request_id_is_a_valid_uuid_shaped_id() -> None:
     assert is_valid_request_id(request_id(123))
 
 
-@pytest.mark.parametrize("n", [0, -1, 10**12, True, "1"])
-def test_request_id_refuses_what_is_not_a_count(n: object) -> None:
-    """Numbers start at 1 and fit 12 digits."""
-    with pytest.raises(ValueError, match="n must be an int"):
+@pytest.mark.parametrize(
+    ("n", "error"),
+    [(0, ValueError), (-1, ValueError), (10**12, ValueError), (True, TypeError), ("1", TypeError)],
+)
+def test_request_id_refuses_what_is_not_a_count(n: object, error: type[Exception]) -> None:
+    """Numbers start at 1 and fit 12 digits; what is no int is a ``TypeError``."""
+    with pytest.raises(error, match="n must be"):
         request_id(n)  # type: ignore[arg-type]
 
 
@@ -115,7 +118,9 @@ def test_nested_blocks_restore_the_outer_one() -> None:
     assert outer.issued == [request_id(1), request_id(2)]
 
 
-@pytest.mark.parametrize(("took", "error"), [(-1, ValueError), (float("nan"), TypeError)])
+@pytest.mark.parametrize(
+    ("took", "error"), [(-1, ValueError), (float("nan"), ValueError), ("0", TypeError)]
+)
 def test_took_must_be_a_duration(took: float, error: type[Exception]) -> None:
     """A negative or non-finite ``took`` is refused before anything changes."""
     with pytest.raises(error, match="took"), stable_envelopes(took=took):
@@ -158,3 +163,58 @@ def test_pytest_plugin_gives_the_fixture(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_stable_envelopes_injects_instead_of_patching() -> None:
+    """Inside the block no module global changes: ``uuid4_hex`` called by an app stays random."""
+    from opsgenie_envelope import _request_id, uuid4_hex
+
+    pop = _request_id._pop
+    with stable_envelopes(), TestClient(APP) as client:
+        assert _request_id._pop is pop
+        assert uuid4_hex() != request_id(1)
+        assert client.get("/v2/alerts/1").json()["requestId"] == request_id(1)
+
+
+def test_an_app_built_inside_the_block_is_stable_then_its_own_again() -> None:
+    """A middleware made inside the block takes its IDs; after it, fresh UUID4s again."""
+    with stable_envelopes():
+        app = _app()
+        with TestClient(app) as client:
+            inside = client.get("/v2/alerts/1").json()["requestId"]
+    with TestClient(app) as client:
+        after = client.get("/v2/alerts/1").json()["requestId"]
+    assert inside == request_id(1)
+    assert after != request_id(2)
+    assert is_valid_request_id(after)
+
+
+def test_a_custom_generator_keeps_its_ids_inside_the_block() -> None:
+    """``generator=`` given to the middleware wins over the block's IDs; ``took`` is fixed."""
+    app = FastAPI()
+    install(app, generator=lambda: "custom-id")
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"pong": True}
+
+    with stable_envelopes(took=0.25) as stable, TestClient(app) as client:
+        body = client.get("/ping").json()
+    assert (body["requestId"], body["took"]) == ("custom-id", 0.25)
+    assert stable.issued == []
+
+
+def test_the_clock_option_measures_took() -> None:
+    """``took`` is the clock's reading when the answer starts minus its reading on arrival."""
+    readings = iter([100.0, 100.302])
+    app = FastAPI()
+    install(app, clock=lambda: next(readings))
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"pong": True}
+
+    with TestClient(app) as client:
+        response = client.get("/ping")
+    assert response.json()["took"] == 0.302
+    assert response.headers["x-response-time"] == "0.302"
