@@ -51,6 +51,7 @@ from ._integration import Integration
 from ._logging import RequestIdFilter
 from ._middleware import EnvelopeMiddleware
 from ._paging import Page, Pager, paged
+from ._query import QueryParameter, QueryParameters
 from ._request_id import is_valid_request_id, uuid4_hex
 from ._wire import DEFAULT_LIMIT, EXPOSE_HEADERS, MAX_LIMIT, MessageKey, Order
 
@@ -92,6 +93,8 @@ __all__ = [
     "Pager",
     "PaymentRequired",
     "PreconditionRequired",
+    "QueryParameter",
+    "QueryParameters",
     "RangeNotSatisfiable",
     "RequestIdFilter",
     "ServerError",

@@ -122,7 +122,7 @@ from opsgenie_envelope import (
     UnprocessableEntity,
     __version__,
 )
-from opsgenie_envelope.fastapi import errors, install, rate_limited
+from opsgenie_envelope.fastapi import errors, install, query, rate_limited
 from opsgenie_envelope.ratelimit import RateLimit
 from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker
 
@@ -361,7 +361,7 @@ async def count_alerts(demo: DemoState, query: QueryParam = "") -> dict[str, int
 @router.get("/v2/alerts", tags=["alerts"], dependencies=Read)
 async def list_alerts(
     demo: DemoState,
-    page: Annotated[Page, Depends(alert_pages.query)],
+    page: Annotated[Page, Depends(query(alert_pages))],
     query: QueryParam = "",
 ) -> list[dict[str, Any]]:
     """A page of the alerts matching ``query``, newest first by default."""
@@ -636,7 +636,7 @@ async def _alert(demo: Demo, identifier: str, identifier_type: IdentifierType) -
     return alert
 
 
-EntryPage = Annotated[CursorPage, Depends(entry_pages.query)]
+EntryPage = Annotated[CursorPage, Depends(query(entry_pages))]
 
 
 @router.get(
@@ -750,7 +750,7 @@ async def delete_alert(
 async def get_user(
     identifier: str,
     demo: DemoState,
-    expansion: Annotated[Expansion, Depends(user_expand.query)],
+    expansion: Annotated[Expansion, Depends(query(user_expand))],
 ) -> dict[str, Any]:
     """A user by ID or username; ``expand=contact`` adds ``userContacts``."""
     user = await demo.store.user(identifier)

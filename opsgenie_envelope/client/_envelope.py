@@ -38,7 +38,8 @@ _PAGING_KEYS = frozenset(PAGING_LINKS)
 
 @dataclass(frozen=True, slots=True)
 class Paging:
-    """The absolute URLs of a paged list's ``paging`` object; ``None`` where absent."""
+    """The links of a paged list's ``paging`` object, as sent (absolute or relative to the
+    request's URL: ``paginate()`` resolves them); ``None`` where absent."""
 
     first: str | None = None
     prev: str | None = None

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from opsgenie_envelope import NotFound, Page, Pager
 from opsgenie_envelope.client import Client, TestClientTransport
-from opsgenie_envelope.fastapi import install
+from opsgenie_envelope.fastapi import install, query
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "http://testserver"
@@ -41,7 +41,7 @@ def _app() -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=10)
 
     @app.get("/v2/alerts")
-    async def list_alerts(page: Annotated[Page, Depends(pages.query)]) -> list[dict[str, int]]:
+    async def list_alerts(page: Annotated[Page, Depends(query(pages))]) -> list[dict[str, int]]:
         return page.items(
             [{"n": n} for n in range(5)][page.offset : page.offset + page.limit], total=5
         )
