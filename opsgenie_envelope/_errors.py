@@ -14,6 +14,7 @@ Status and internal code beside each name::
     │   ├── NotAcceptable ............... 406
     │   ├── Conflict .................... 409
     │   ├── Gone ........................ 410
+    │   ├── ContentTooLarge ............. 413  (the middleware's ``max_body_size``)
     │   ├── UnsupportedMediaType ........ 415
     │   ├── RangeNotSatisfiable ......... 416
     │   ├── UnprocessableEntity ......... 422  (field ``errors``)
@@ -61,6 +62,7 @@ __all__ = [
     "BadRequest",
     "ClientError",
     "Conflict",
+    "ContentTooLarge",
     "Forbidden",
     "Gone",
     "InternalServerError",
@@ -222,6 +224,13 @@ class Gone(ClientError):
 
     status_code = 410
     default_message = "Feature is deprecated"
+
+
+class ContentTooLarge(ClientError):
+    """413: the request body is larger than the middleware's ``max_body_size``."""
+
+    status_code = 413
+    default_message = "Request body is too large"
 
 
 class UnsupportedMediaType(ClientError):
@@ -399,6 +408,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
         NotAcceptable,
         Conflict,
         Gone,
+        ContentTooLarge,
         UnsupportedMediaType,
         RangeNotSatisfiable,
         UnprocessableEntity,

@@ -8,7 +8,8 @@ FastAPI builds the document from the routes; :func:`rewrite_openapi` then
   uses them;
 * gives each 4xx/5xx response the ``ErrorEnvelope`` schema, with the internal ``code`` values
   of the errors the route declares, in place of FastAPI's ``HTTPValidationError``;
-* adds the errors every route can answer: 500, 400 for a malformed JSON body, 406 and 415
+* adds the errors every route can answer: 500, 400 for a malformed JSON body, 413 (a body
+  over ``max_body_size``, on POST, PUT and PATCH), 406 and 415
   when negotiation and enforcement are on;
 * documents ``X-Request-ID`` and ``X-Response-Time`` on every response, and ``Retry-After``,
   ``X-RateLimit-*`` and ``X-Paging-*`` where they apply.
@@ -500,6 +501,8 @@ def _rewrite_operation(
             common.append("406")
         if config.require_json_body and method in _BODY_METHODS:
             common.append("415")
+        if config.max_body_size is not None and method in _BODY_METHODS:
+            common.append("413")
         for key in common:
             _add_common(responses, key)
     for key, response in responses.items():

@@ -425,7 +425,8 @@ def install(
     """Add :class:`EnvelopeMiddleware` to ``app`` and make its OpenAPI document true to it.
 
     ``options`` (or a prepared ``config``) are the middleware's; they also decide what is
-    documented (406 with ``negotiate``, 415 with ``require_json_body``, ``message_key``).
+    documented (406 with ``negotiate``, 413 with ``max_body_size``, 415 with
+    ``require_json_body``, ``message_key``).
     When the app already has the middleware, its configuration is used and no options may
     be given. Returns the configuration in force.
 

@@ -36,6 +36,7 @@ SPEC_TABLE = [
     (406, None, "NotAcceptable", "Requested format is not supported"),
     (409, None, "Conflict", "ID or name conflicts with another entity"),
     (410, None, "Gone", "Feature is deprecated"),
+    (413, None, "ContentTooLarge", "Request body is too large"),
     (415, None, "UnsupportedMediaType", "Request body format is not supported"),
     (416, None, "RangeNotSatisfiable", "The given range is not supported"),
     (422, None, "UnprocessableEntity", "Request body is not processable. Please check the errors."),

@@ -266,6 +266,15 @@ async def test_wire_agrees_on_415() -> None:
     assert_documented(app.openapi(), "/v2/alerts", response)
 
 
+async def test_wire_agrees_on_413() -> None:
+    """A body over ``max_body_size`` answers the 413 the document describes."""
+    app = documented_app(max_body_size=16)
+    async with make_client(app) as client:
+        response = await client.post("/v2/alerts", json={"message": "x" * 100})
+    assert response.status_code == 413
+    assert_documented(app.openapi(), "/v2/alerts", response)
+
+
 async def test_wire_agrees_with_result_message_key() -> None:
     """With ``message_key="result"`` the 202 documents and sends ``result``."""
     app = documented_app(message_key="result")

@@ -363,6 +363,13 @@ def test_415_with_enforcement_on_body_methods(method: str, documented: bool) -> 
     assert ("415" in responses) is documented
 
 
+@pytest.mark.parametrize(("method", "documented"), [("post", True), ("get", False)])
+def test_413_on_body_methods(method: str, documented: bool) -> None:
+    """``max_body_size`` (on by default) documents 413 on POST/PUT/PATCH; off, nowhere."""
+    assert ("413" in _rewrite(_ok(), method)["responses"]) is documented
+    assert "413" not in _rewrite(_ok(), method, max_body_size=None)["responses"]
+
+
 def test_415_is_not_documented_without_enforcement() -> None:
     """Enforcement is off by default: no 415."""
     assert "415" not in _rewrite(_ok(), "post")["responses"]

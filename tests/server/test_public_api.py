@@ -52,7 +52,7 @@ def test_errors_read_as_public_names() -> None:
         for value in vars(opsgenie_envelope).values()
         if isinstance(value, type) and issubclass(value, opsgenie_envelope.ApiError)
     ]
-    assert len(errors) == 21
+    assert len(errors) == 22
     assert all(cls.__module__ == "opsgenie_envelope" for cls in errors)
     try:
         raise opsgenie_envelope.NotFound("Alert does not exist")
