@@ -19,6 +19,7 @@ With the status beside each name::
     │   │   ├── NotAcceptable ......... 406
     │   │   ├── Conflict .............. 409
     │   │   ├── Gone .................. 410
+    │   │   ├── ContentTooLarge ....... 413
     │   │   ├── UnsupportedMediaType .. 415
     │   │   ├── RangeNotSatisfiable ... 416
     │   │   ├── UnprocessableEntity ... 422
@@ -56,6 +57,7 @@ __all__ = [
     "BadRequest",
     "ClientError",
     "Conflict",
+    "ContentTooLarge",
     "Failure",
     "Forbidden",
     "Gone",
@@ -190,6 +192,10 @@ class Gone(server.Gone, ClientError):
     """410, read by the client (``opsgenie_envelope.Gone``)."""
 
 
+class ContentTooLarge(server.ContentTooLarge, ClientError):
+    """413, read by the client (``opsgenie_envelope.ContentTooLarge``)."""
+
+
 class UnsupportedMediaType(server.UnsupportedMediaType, ClientError):
     """415, read by the client (``opsgenie_envelope.UnsupportedMediaType``)."""
 
@@ -239,6 +245,7 @@ _TWINS: dict[type[server.ApiError], type[ApiError]] = {
         NotAcceptable,
         Conflict,
         Gone,
+        ContentTooLarge,
         UnsupportedMediaType,
         RangeNotSatisfiable,
         UnprocessableEntity,

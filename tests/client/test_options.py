@@ -192,6 +192,7 @@ def test_public_names() -> None:
         "Client",
         "ClientError",
         "Conflict",
+        "ContentTooLarge",
         "Envelope",
         "Forbidden",
         "Gone",
