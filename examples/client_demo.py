@@ -9,6 +9,7 @@ import anyio
 import httpx
 from fastapi import FastAPI
 
+import opsgenie_envelope.client
 from opsgenie_envelope import EnvelopeMiddleware, NotFound, ServiceUnavailable, TooManyRequests
 from opsgenie_envelope.client import AsyncClient, RetriesExhausted, Retry
 
@@ -50,7 +51,7 @@ async def main() -> None:
         print("requestId: ", envelope.request_id, " took:", envelope.took)
         try:
             await client.get("/v2/alerts/2")
-        except NotFound as exc:
+        except opsgenie_envelope.client.NotFound as exc:  # an opsgenie_envelope.NotFound too
             print("NotFound:  ", exc.message, "| requestId", exc.request_id)
         envelope = await client.get("/v2/busy")
         print("503 twice, then:", envelope.data)

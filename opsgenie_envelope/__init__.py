@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 from ._body import read_json
+from ._caller import genie_key, get_caller, set_caller
 from ._config import DEFAULT_EXCLUDE_PATHS, EnvelopeConfig, EnvelopeOptions, docs_paths
 from ._context import REQUEST_ID_KEY, get_request_id, set_message
 from ._cursor import CURSOR_PATTERN, CursorPage, CursorPager, Direction
@@ -24,6 +25,7 @@ from ._errors import (
     BadRequest,
     ClientError,
     Conflict,
+    ContentTooLarge,
     Forbidden,
     Gone,
     InternalServerError,
@@ -49,6 +51,7 @@ from ._integration import Integration
 from ._logging import RequestIdFilter
 from ._middleware import EnvelopeMiddleware
 from ._paging import Page, Pager, paged
+from ._query import QueryParameter, QueryParameters
 from ._request_id import is_valid_request_id, uuid4_hex
 from ._wire import DEFAULT_LIMIT, EXPOSE_HEADERS, MAX_LIMIT, MessageKey, Order
 
@@ -65,6 +68,7 @@ __all__ = [
     "BadRequest",
     "ClientError",
     "Conflict",
+    "ContentTooLarge",
     "CursorPage",
     "CursorPager",
     "Direction",
@@ -89,6 +93,8 @@ __all__ = [
     "Pager",
     "PaymentRequired",
     "PreconditionRequired",
+    "QueryParameter",
+    "QueryParameters",
     "RangeNotSatisfiable",
     "RequestIdFilter",
     "ServerError",
@@ -100,11 +106,14 @@ __all__ = [
     "__version__",
     "docs_paths",
     "error_class_for",
+    "genie_key",
+    "get_caller",
     "get_request_id",
     "is_valid_request_id",
     "paged",
     "read_json",
     "request_id_from_exception",
+    "set_caller",
     "set_message",
     "uuid4_hex",
 ]

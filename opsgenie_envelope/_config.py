@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from time import perf_counter
 from typing import Any, TypedDict
 
+from ._body_limit import DEFAULT_MAX_BODY_SIZE, check_max_body_size
 from ._integration import Integration, check_integrations
 from ._options import check_bool, check_callable, check_choice
 from ._request_id import is_valid_request_id
@@ -75,6 +76,7 @@ class EnvelopeOptions(TypedDict, total=False):
     debug: bool
     integrations: Iterable[Integration]
     clock: Callable[[], float]
+    max_body_size: int | None
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,9 @@ class EnvelopeConfig:
         generator: returns a new request ID; a lower-case UUID4 by default. Its IDs must
             pass the allowlist (``[A-Za-z0-9._:-]``, 1..128 characters).
         trust_incoming_id: use a client's ``X-Request-ID`` when it passes ``validator``.
-        validator: decides whether an incoming ID is trusted (the SPEC allowlist by default).
+        validator: decides whether an incoming ID is trusted. It can only narrow the
+            allowlist (``[A-Za-z0-9._:-]``, 1..128 characters), which always applies first:
+            the ID goes into a header and a JSON body unescaped, so nothing else is safe.
         exclude_paths: paths answered untouched but for the two headers, besides the
             documentation URLs of the app and of the apps mounted in it (see
             :func:`docs_paths`), which always are. An entry ending in ``/`` (``"/static/"``)
@@ -108,6 +112,9 @@ class EnvelopeConfig:
         clock: a monotonic clock in seconds; ``took`` is the time between its reading when
             the request arrives and its reading when the answer starts.
             ``time.perf_counter`` by default; tests may pass their own.
+        max_body_size: the largest request body in bytes (1 MiB by default); ``None`` for no
+            limit. A larger declared ``Content-Length`` is answered 413 before the body is
+            read; a body of unknown length, as soon as the app has read past the limit.
     """
 
     generator: Callable[[], str] | None = None
@@ -122,8 +129,10 @@ class EnvelopeConfig:
     debug: bool = False
     integrations: Iterable[Integration] = ()
     clock: Callable[[], float] = perf_counter
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
 
     def __post_init__(self) -> None:
+        check_max_body_size(self.max_body_size)
         object.__setattr__(self, "integrations", check_integrations(self.integrations))
         if self.generator is not None:
             check_callable("generator", self.generator, "a callable returning a str, or None")

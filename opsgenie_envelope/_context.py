@@ -18,6 +18,10 @@ REQUEST_ID_KEY = "opsgenie_envelope.request_id"
 EXTRAS_KEY = "opsgenie_envelope.extras"
 """Scope key holding the optional envelope keys a handler set (message, paging, ...)."""
 
+REPLAYED_KEY = "opsgenie_envelope.replayed"
+"""Scope key set on a request served a second time at its other path
+(``ignore_trailing_slash``): layers inside the envelope count it once (rate limits)."""
+
 # Holds the current request's ASGI scope: handlers run in the same context (Starlette copies
 # it into the thread pool for sync handlers), and the scope is the one per-request object
 # the middleware already has, so setting the variable allocates nothing new.

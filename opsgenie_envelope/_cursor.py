@@ -19,15 +19,18 @@ to :data:`MAX_KEPT_QUERY` characters.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar, cast, get_args
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
+from ._openapi import Declaration, describe_error
+from ._paging import link_path
+from ._query import QueryParameter, QueryParameters
 from ._wire import (
     DEFAULT_LIMIT,
     DEFAULT_ORDER,
@@ -69,7 +72,8 @@ K = TypeVar("K")
 class CursorPage:
     """One request's cursor-paging parameters, checked; and the means to answer a page.
 
-    Made by :meth:`CursorPager.parse` (Starlette) or :attr:`CursorPager.query` (FastAPI).
+    Made by :meth:`CursorPager.parse` (Starlette) or the FastAPI dependency
+    ``opsgenie_envelope.fastapi.query(pager)``.
     Fetch up to ``limit`` items on the ``direction`` side of ``offset`` (all from the start
     when it is ``None``) in ``order``, then answer with :meth:`items` (FastAPI) or
     :meth:`response`, giving the cursor of the page's last item while more follow.
@@ -102,7 +106,7 @@ class CursorPage:
 
     def links(self, next_offset: str | None) -> dict[str, str]:
         """``first`` (no cursor) and, when ``next_offset`` is given, ``next`` (from it)."""
-        path = quote(self.request.url.path, safe="/!$&'()*+,;=:@~-._")
+        path = link_path(self.request.url)
         query = self.request.url.query
         kept: list[tuple[str, str]] = []
         if len(query) <= MAX_KEPT_QUERY:
@@ -190,7 +194,7 @@ class CursorPager:
 
         @app.get("/v2/alerts/{alert_id}/notes")                         # FastAPI
         async def list_notes(
-            alert_id: str, page: Annotated[CursorPage, Depends(note_pages.query)]
+            alert_id: str, page: Annotated[CursorPage, Depends(query(note_pages))]
         ) -> list[dict[str, str]]:
             return page.select(await db.notes(alert_id), cursor=lambda note: note["offset"])
     """
@@ -216,7 +220,7 @@ class CursorPager:
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.default_order: Order = default_order
-        self._query: Callable[..., Awaitable[CursorPage]] | None = None
+        self._query: QueryParameters[CursorPage] | None = None
 
     def __repr__(self) -> str:
         return f"CursorPager(default_limit={self.default_limit}, max_limit={self.max_limit})"
@@ -255,14 +259,16 @@ class CursorPager:
         return CursorPage(request, offset, direction, order, limit, response)
 
     @property
-    def query(self) -> Callable[..., Awaitable[CursorPage]]:
-        """FastAPI dependency: ``Depends(pager.query)`` gives the request's :class:`CursorPage`.
+    def query_parameters(self) -> QueryParameters[CursorPage]:
+        """``offset``, ``direction``, ``order`` and ``limit`` described as plain data.
 
-        It declares ``offset``, ``direction``, ``order`` and ``limit`` as query parameters
-        and the route's ``paging`` (``first``, ``next``) in OpenAPI.
+        With their defaults, bounds and allowed values, the route's ``paging`` (``first``,
+        ``next``) and its 416, and how their values become the request's
+        :class:`CursorPage`. ``opsgenie_envelope.fastapi.query(pager)`` turns it into a
+        FastAPI dependency.
         """
         if self._query is None:
-            self._query = self._dependency()
+            self._query = self._describe()
         return self._query
 
     @staticmethod
@@ -282,11 +288,8 @@ class CursorPager:
             f"{RangeNotSatisfiable.default_message}: {LIMIT} {problem}", errors={LIMIT: problem}
         )
 
-    def _dependency(self) -> Callable[..., Awaitable[CursorPage]]:
-        from ._openapi import Declaration, describe_error
-        from .fastapi import query_dependency  # only FastAPI apps get here: it stays optional
-
-        async def cursor_dependency(
+    def _describe(self) -> QueryParameters[CursorPage]:
+        async def cursor_page_from_query(
             request: Request, response: Response, offset: str | None, **values: Any
         ) -> CursorPage:
             problems = self._problems(offset or None, values[DIRECTION], values[ORDER])
@@ -296,33 +299,41 @@ class CursorPager:
                 request, offset or None, values[DIRECTION], values[ORDER], values[LIMIT], response
             )
 
-        return query_dependency(
-            cursor_dependency,
-            {
-                OFFSET: (
-                    str | None,
-                    {
-                        "default": None,
-                        "description": "Cursor: the `offset` of the item the page starts after.",
-                        "json_schema_extra": {"maxLength": 128},
-                    },
+        return QueryParameters(
+            (
+                QueryParameter(
+                    OFFSET,
+                    "string",
+                    default=None,
+                    description="Cursor: the `offset` of the item the page starts after.",
+                    max_length=128,
                 ),
-                DIRECTION: (
-                    Direction,
-                    {"default": "next", "description": "Which side of `offset` the page lies on."},
+                QueryParameter(
+                    DIRECTION,
+                    "string",
+                    default="next",
+                    description="Which side of `offset` the page lies on.",
+                    enum=DIRECTIONS,
                 ),
-                ORDER: (Order, {"default": self.default_order, "description": "Sort direction."}),
-                LIMIT: (
-                    int,
-                    {
-                        "default": self.default_limit,
-                        "description": f"Most items on the page, at most {self.max_limit}.",
-                        "json_schema_extra": {"minimum": 1, "maximum": self.max_limit},
-                    },
+                QueryParameter(
+                    ORDER,
+                    "string",
+                    default=self.default_order,
+                    description="Sort direction.",
+                    enum=ORDERS,
                 ),
-            },
-            response=True,
+                QueryParameter(
+                    LIMIT,
+                    "integer",
+                    default=self.default_limit,
+                    description=f"Most items on the page, at most {self.max_limit}.",
+                    minimum=1,
+                    maximum=self.max_limit,
+                ),
+            ),
+            cursor_page_from_query,
             returns=CursorPage,
+            response=True,
             declaration=Declaration(
                 cursor_paged=True, errors=(describe_error(self._out_of_range()),)
             ),

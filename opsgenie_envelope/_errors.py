@@ -14,6 +14,7 @@ Status and internal code beside each name::
     │   ├── NotAcceptable ............... 406
     │   ├── Conflict .................... 409
     │   ├── Gone ........................ 410
+    │   ├── ContentTooLarge ............. 413  (the middleware's ``max_body_size``)
     │   ├── UnsupportedMediaType ........ 415
     │   ├── RangeNotSatisfiable ......... 416
     │   ├── UnprocessableEntity ......... 422  (field ``errors``)
@@ -35,9 +36,9 @@ Apps define their own errors by subclassing, with their own status and code::
         code = 40901
         default_message = "Alert is locked by another operation"
 
-The client (``opsgenie_envelope.client``) raises these same classes for error envelopes; its
-own failures (a body that is not an envelope, retries or paging that stop) have their own
-root there, ``RequestFailed``.
+The client (``opsgenie_envelope.client``) raises a twin of each class for error envelopes:
+``opsgenie_envelope.client.NotFound`` is a ``NotFound`` too, and adds what the client read
+(``request_id``, ``took``, ``response``) under the client's root, ``RequestFailed``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ __all__ = [
     "BadRequest",
     "ClientError",
     "Conflict",
+    "ContentTooLarge",
     "Forbidden",
     "Gone",
     "InternalServerError",
@@ -105,16 +107,6 @@ class ApiError(Exception):
     code: int | None = None
     default_message: ClassVar[str] = "Internal Server Error"
 
-    # Client-side context: set by ``opsgenie_envelope.client`` where it raises an error read
-    # from an error envelope (as httpx attaches ``request``/``response`` to its errors). The
-    # server side never sets them, and this module never imports the client's HTTP library.
-    request_id: str | None = None
-    """The envelope's ``requestId`` (client side only)."""
-    took: float | None = None
-    """The envelope's ``took`` in seconds (client side only)."""
-    response: Any = None
-    """The ``httpx.Response`` the error was read from (client side only)."""
-
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         status = cls.status_code
@@ -137,7 +129,7 @@ class ApiError(Exception):
     ) -> None:
         self.message: str = self.default_message if message is None else message
         self.errors: dict[str, str] | None = dict(errors) if errors else None
-        # A dict here; the client's errors hold the response's case-insensitive headers.
+        # Any mutable mapping: the client's errors hold the response's (case-insensitive).
         self.headers: MutableMapping[str, str] = dict(headers) if headers else {}
         if code is not None:
             self.code = code
@@ -232,6 +224,13 @@ class Gone(ClientError):
 
     status_code = 410
     default_message = "Feature is deprecated"
+
+
+class ContentTooLarge(ClientError):
+    """413: the request body is larger than the middleware's ``max_body_size``."""
+
+    status_code = 413
+    default_message = "Request body is too large"
 
 
 class UnsupportedMediaType(ClientError):
@@ -409,6 +408,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
         NotAcceptable,
         Conflict,
         Gone,
+        ContentTooLarge,
         UnsupportedMediaType,
         RangeNotSatisfiable,
         UnprocessableEntity,

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
-from ._context import EXTRAS_KEY, REQUEST_ID_KEY, current_scope
+from ._context import EXTRAS_KEY, REPLAYED_KEY, REQUEST_ID_KEY, current_scope
 from ._errors import ApiError, InternalServerError
 from ._exception_id import tag_exception
 from ._framework import Answer, error_from_exception, error_from_response, status_phrase
@@ -215,6 +215,7 @@ class Exchange:
             scope = dict(self.snapshot)
             raw: bytes = scope.get("raw_path") or scope["path"].encode()
             scope["path"] = later
+            scope[REPLAYED_KEY] = True  # the same request: layers inside count it once
             scope["raw_path"] = raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/"
             root: str | None = scope.get("root_path")
             path = later[len(root) :] if root and later.startswith(root) else later

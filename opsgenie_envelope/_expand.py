@@ -24,6 +24,8 @@ from starlette.requests import Request
 
 from ._context import set_envelope_field
 from ._errors import BadRequest
+from ._openapi import Declaration, describe_error
+from ._query import QueryParameter, QueryParameters
 from ._wire import (
     EXPAND,
     EXPANDABLE,
@@ -128,7 +130,7 @@ class Expander:
 
         @app.get("/v2/alerts/{alert_id}")
         async def get_alert(
-            alert_id: str, expansion: Annotated[Expansion, Depends(alert_expand.query)]
+            alert_id: str, expansion: Annotated[Expansion, Depends(query(alert_expand))]
         ) -> dict[str, Any]:
             return await expansion.apply(await db.alert(alert_id))
     """
@@ -171,20 +173,22 @@ class Expander:
         self.names: tuple[str, ...] = tuple(loaders)  # in declared order
         self.lenient = lenient
         self.concurrency = concurrency
-        self._query: Callable[..., Awaitable[Expansion]] | None = None
+        self._query: QueryParameters[Expansion] | None = None
 
     def __repr__(self) -> str:
         return f"Expander({list(self.names)!r}, lenient={self.lenient})"
 
     @property
-    def query(self) -> Callable[..., Awaitable[Expansion]]:
-        """FastAPI dependency: ``Depends(expander.query)`` gives the request's :class:`Expansion`.
+    def query_parameters(self) -> QueryParameters[Expansion]:
+        """The ``expand`` query parameter described as plain data, with the field names.
 
-        It declares the ``expand`` query parameter, with the field names as its enum in
-        OpenAPI, and lists them under ``expandable`` before the handler runs.
+        And how its values become the request's :class:`Expansion` (listing the names under
+        ``expandable`` before the handler runs): what a framework needs to declare and
+        document it. ``opsgenie_envelope.fastapi.query(expander)`` turns it into a FastAPI
+        dependency.
         """
         if self._query is None:
-            self._query = self._dependency()
+            self._query = self._describe()
         return self._query
 
     def parse(self, request: Request) -> Expansion:
@@ -231,34 +235,31 @@ class Expander:
         """Parse ``expand`` from ``request`` and merge the requested fields into ``data``."""
         return await self.parse(request).apply(data)
 
-    def _dependency(self) -> Callable[..., Awaitable[Expansion]]:
-        from ._openapi import Declaration, describe_error
-        from .fastapi import query_dependency  # only FastAPI apps get here: it stays optional
-
-        async def expand_dependency(request: Request, expand: list[str]) -> Expansion:
+    def _describe(self) -> QueryParameters[Expansion]:
+        async def expansion_from_query(request: Request, expand: list[str]) -> Expansion:
             return self._select(request, expand)
 
-        names = list(self.names)
+        names = self.names
         hint = "Fields to load into the answer, comma-separated or repeated"
         declaration = None
         if names:  # without names, ``expand`` is ignored: nothing listed, nothing refused
             refusals = [describe_error(BadRequest(_TOO_LONG), "expand length")]
             if not self.lenient:
                 refusals.insert(0, describe_error(self._unknown(()), "expand"))
-            declaration = Declaration(expandable=self.names, errors=tuple(refusals))
-        return query_dependency(
-            expand_dependency,
-            {
-                EXPAND: (
-                    list[str],
-                    {
-                        "default": [],
-                        "description": f"{hint}: {', '.join(names)}." if names else hint + ".",
-                        "json_schema_extra": {"items": {"type": "string", "enum": names}},
-                        "include_in_schema": bool(names),
-                    },
-                )
-            },
+            declaration = Declaration(expandable=names, errors=tuple(refusals))
+        return QueryParameters(
+            (
+                QueryParameter(
+                    EXPAND,
+                    "string",
+                    default=(),
+                    description=f"{hint}: {', '.join(names)}." if names else hint + ".",
+                    known=names,
+                    repeated=True,
+                    documented=bool(names),
+                ),
+            ),
+            expansion_from_query,
             returns=Expansion,
             declaration=declaration,
         )
@@ -267,7 +268,8 @@ class Expander:
 class Expansion:
     """The fields one request asked to expand, ready to load into the handler's data.
 
-    Made by :meth:`Expander.parse` or the FastAPI dependency :attr:`Expander.query`;
+    Made by :meth:`Expander.parse` or the FastAPI dependency
+    ``opsgenie_envelope.fastapi.query(expander)``;
     ``requested`` holds the names to load (known ones only, in declared order).
     """
 

@@ -9,6 +9,7 @@ envelopes; the same exceptions, when they do reach the middleware raw, are mappe
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -25,11 +26,13 @@ from ._errors import (
     error_class_for,
 )
 from ._negotiation import is_json_media_type
+from ._wire import FIELD_NAME_PATTERN
 
 __all__ = [
     "Answer",
     "error_from_exception",
     "error_from_response",
+    "field_path",
     "status_phrase",
     "validation_errors",
 ]
@@ -38,6 +41,31 @@ MAX_MESSAGE = 1024
 """Longest ``message`` taken from a framework answer; longer text is cut."""
 
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+FIELD_PLACEHOLDER = "*"
+"""Stands in a 422 field path for a part that is not name-like (a client-chosen key)."""
+MAX_FIELD_DEPTH = 8
+"""Parts of a 422 field path kept; deeper ones are one placeholder."""
+MAX_FIELDS = 100
+"""Fields listed per part of the request in a 422; further ones are left out."""
+_FIELD_NAME = re.compile(FIELD_NAME_PATTERN)
+
+
+def field_path(parts: Sequence[object]) -> str:
+    """A 422 field path from a validation error's ``loc``, bounded and name-like.
+
+    Each part that is not a name (``[A-Za-z0-9_.-]``, at most 64 characters) or a list
+    index becomes :data:`FIELD_PLACEHOLDER`, and parts past :data:`MAX_FIELD_DEPTH` one
+    placeholder: a key the client chose (``details`` keys, a 5 KB ``<img ...>``) is never
+    echoed. ``["details", "<img src=x>", 0]`` gives ``"details.*.0"``.
+    """
+    names = [
+        text if _FIELD_NAME.fullmatch(text := str(part)) else FIELD_PLACEHOLDER
+        for part in parts[:MAX_FIELD_DEPTH]
+    ]
+    if len(parts) > MAX_FIELD_DEPTH:
+        names.append(FIELD_PLACEHOLDER)
+    return ".".join(names)
 
 
 def status_phrase(status_code: int) -> str | None:
@@ -104,20 +132,21 @@ def validation_errors(items: Iterable[Any]) -> tuple[bool, dict[str, dict[str, s
             json_invalid = True
             continue
         loc = item.get("loc") or ()
-        parts = (
-            [str(p) for p in loc]
-            if isinstance(loc, Sequence) and not isinstance(loc, str)
-            else [str(loc)]
+        parts: Sequence[object] = (
+            loc if isinstance(loc, Sequence) and not isinstance(loc, str) else [loc]
         )
-        where = parts[0] if parts and parts[0] in _LOCATIONS else "body"
-        if len(parts) > 1 and parts[0] in _LOCATIONS:
+        first = parts[0] if parts else None
+        named = isinstance(first, str) and first in _LOCATIONS
+        where = first if named and isinstance(first, str) else "body"
+        if len(parts) > 1 and named:
             parts = parts[1:]
-        field = ".".join(parts) or "body"
+        field = field_path(parts) or "body"
         msg = str(item.get("msg") or "is invalid")[:MAX_MESSAGE]
         errors = located.setdefault(where, {})
         known = errors.get(field)
         if known is None:
-            errors[field] = msg
+            if len(errors) < MAX_FIELDS:
+                errors[field] = msg
         elif msg not in known.split("; "):
             errors[field] = f"{known}; {msg}"
     return json_invalid, located

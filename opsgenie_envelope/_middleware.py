@@ -20,6 +20,7 @@ from typing import Unpack
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._body_limit import limit_body
 from ._config import (
     EnvelopeConfig,
     EnvelopeOptions,
@@ -29,7 +30,7 @@ from ._config import (
     resolve_config,
 )
 from ._context import REQUEST_ID_KEY, current_scope
-from ._errors import ApiError, NotAcceptable, UnsupportedMediaType
+from ._errors import ApiError, ContentTooLarge, NotAcceptable, UnsupportedMediaType
 from ._exchange import REQUEST_ID_BYTES, Exchange
 from ._integration import prepare_integrations
 from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
@@ -203,4 +204,9 @@ class EnvelopeMiddleware:
             return
         if self._read_docs_paths:
             self._resolve_docs_paths(scope)
-        await Exchange(self, scope, send).run(receive)
+        exchange = Exchange(self, scope, send)
+        if self.config.max_body_size is not None:
+            receive, too_large = limit_body(scope, receive, self.config.max_body_size)
+            if too_large and exchange.refused is None:
+                exchange.refused = ContentTooLarge()
+        await exchange.run(receive)

@@ -8,7 +8,8 @@ FastAPI builds the document from the routes; :func:`rewrite_openapi` then
   uses them;
 * gives each 4xx/5xx response the ``ErrorEnvelope`` schema, with the internal ``code`` values
   of the errors the route declares, in place of FastAPI's ``HTTPValidationError``;
-* adds the errors every route can answer: 500, 400 for a malformed JSON body, 406 and 415
+* adds the errors every route can answer: 500, 400 for a malformed JSON body, 413 (a body
+  over ``max_body_size``, on POST, PUT and PATCH), 406 and 415
   when negotiation and enforcement are on;
 * documents ``X-Request-ID`` and ``X-Response-Time`` on every response, and ``Retry-After``,
   ``X-RateLimit-*`` and ``X-Paging-*`` where they apply.
@@ -18,6 +19,10 @@ a response's :data:`ERRORS_KEY` and an operation's :data:`ENVELOPE_KEY`. Both ar
 read. What a route's code shows, the FastAPI integration reads from the routes themselves and
 passes in as :class:`Declaration` objects (a paged or expandable dependency, a handler that
 returns nothing).
+
+What travels between these places is typed, so that mypy catches a misspelt key: an error
+is described by an :class:`ErrorDescription`, the optional success keys by
+:class:`EnvelopeKeys`, and a dependency's facts by the frozen :class:`Declaration`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from ._config import EnvelopeConfig, excluded_paths
 from ._errors import (
@@ -70,6 +75,8 @@ __all__ = [
     "ERRORS_KEY",
     "ERROR_SCHEMA",
     "Declaration",
+    "EnvelopeKeys",
+    "ErrorDescription",
     "describe_error",
     "describe_status",
     "error_envelope",
@@ -102,13 +109,12 @@ _TOOK: dict[str, Any] = {
     "description": "Seconds the back end spent, rounded to 3 decimals.",
     "examples": [EXAMPLE_TOOK],
 }
-_URL: dict[str, Any] = {"type": "string", "format": "uri"}
+# Relative (path and query) unless the pager has a base URL: a URI reference either way.
+_URL: dict[str, Any] = {"type": "string", "format": "uri-reference"}
 _CURSOR_PAGING: dict[str, Any] = {
     "type": "object",
     "description": "Cursor paging: `next` is absent on the last page.",
-    "properties": {
-        link: {"type": "string", "format": "uri-reference"} for link in ("first", "next")
-    },
+    "properties": {link: deepcopy(_URL) for link in ("first", "next")},
     "required": ["first"],
     "additionalProperties": False,
 }
@@ -156,6 +162,41 @@ _ERROR_HEADERS: tuple[tuple[type[ApiError], tuple[str, ...]], ...] = (
 )
 
 
+class ErrorDescription(TypedDict):
+    """An error as the document describes it: what :func:`describe_error` returns.
+
+    ``error`` is the class name, ``status`` its HTTP status, ``message`` the message shown;
+    ``case`` tells one answer of a class from another (``BadRequest (expand)``), ``code``
+    is the internal code, ``errors`` the field problems, ``headers`` the headers it sends.
+    """
+
+    error: str
+    status: int
+    message: str
+    case: NotRequired[str]
+    code: NotRequired[int]
+    errors: NotRequired[dict[str, str]]
+    headers: NotRequired[list[str]]
+
+
+class EnvelopeKeys(TypedDict, total=False):
+    """The optional success keys a route uses: the value of an operation's :data:`ENVELOPE_KEY`.
+
+    ``message``: it sets a message on a 200; ``expandable``: the names it lists;
+    ``paged``: it answers pages (``paging``, ``totalCount``, ``X-Paging-*``); ``entity``:
+    ``False`` when it never sends ``data``; ``cursor_paged``: it answers cursor pages
+    (``paging`` with ``first``, ``next``); ``rate_limited``: its successes carry the
+    ``X-RateLimit-*`` headers.
+    """
+
+    message: bool
+    expandable: list[str]
+    paged: bool
+    entity: bool
+    cursor_paged: bool
+    rate_limited: bool
+
+
 @dataclass(frozen=True)
 class Declaration:
     """What a route's code says that FastAPI's document does not: one fact per source.
@@ -172,19 +213,19 @@ class Declaration:
     paged: bool = False
     expandable: tuple[str, ...] = ()
     entity: bool = True
-    errors: tuple[Mapping[str, Any], ...] = ()
+    errors: tuple[ErrorDescription, ...] = ()
     cursor_paged: bool = False
     rate_limited: bool = False
 
 
-def describe_error(error: type[ApiError] | ApiError, case: str | None = None) -> dict[str, Any]:
+def describe_error(error: type[ApiError] | ApiError, case: str | None = None) -> ErrorDescription:
     """Describe an error as JSON: name, status, message, code, ``errors`` and headers.
 
     A class is described by its defaults; an instance by its own message and ``errors``,
     under ``case``, a short label telling it from other answers of its class.
     """
     cls = error if isinstance(error, type) else type(error)
-    described: dict[str, Any] = {
+    described: ErrorDescription = {
         "error": cls.__name__,
         "status": cls.status_code,
         "message": cls.default_message,
@@ -246,7 +287,7 @@ def _admits_null(schema: Any) -> bool:
 
 
 def success_envelope(
-    data: Any, status: int, options: Mapping[str, Any], config: EnvelopeConfig
+    data: Any, status: int, options: EnvelopeKeys, config: EnvelopeConfig
 ) -> dict[str, Any]:
     """Return the success envelope schema around ``data`` (a route's response schema).
 
@@ -294,7 +335,7 @@ def _example(value: Any) -> dict[str, Any]:
 
 
 def _wrap_success(
-    response: dict[str, Any], status: int, options: Mapping[str, Any], config: EnvelopeConfig
+    response: dict[str, Any], status: int, options: EnvelopeKeys, config: EnvelopeConfig
 ) -> None:
     for media_type, body in (response.get("content") or {}).items():
         if not isinstance(body, dict) or not is_json_media_type(media_type.encode()):
@@ -313,7 +354,7 @@ def _wrap_success(
         _add_headers(response, RATE_LIMIT_HEADERS[1:])  # State: OK, Reason, Period
 
 
-def _error_schema(classes: list[dict[str, Any]]) -> dict[str, Any]:
+def _error_schema(classes: Sequence[ErrorDescription]) -> dict[str, Any]:
     codes = sorted({c["code"] for c in classes if "code" in c})
     if not codes:
         return {"$ref": _ERROR_REF}
@@ -323,7 +364,7 @@ def _error_schema(classes: list[dict[str, Any]]) -> dict[str, Any]:
     return {"allOf": [{"$ref": _ERROR_REF}, narrowed]}
 
 
-def _error_example(described: Mapping[str, Any]) -> dict[str, Any]:
+def _error_example(described: ErrorDescription) -> dict[str, Any]:
     value: dict[str, Any] = {}
     if "code" in described:
         value[CODE] = described["code"]
@@ -337,13 +378,13 @@ def _error_example(described: Mapping[str, Any]) -> dict[str, Any]:
     return {"summary": _example_name(described), "value": value}
 
 
-def _example_name(described: Mapping[str, Any]) -> str:
+def _example_name(described: ErrorDescription) -> str:
     """``BadRequest``, or ``BadRequest (expand)`` for one case of a class."""
     case = described.get("case")
     return described["error"] if case is None else f"{described['error']} ({case})"
 
 
-def describe_status(classes: Iterable[Mapping[str, Any]]) -> str:
+def describe_status(classes: Iterable[ErrorDescription]) -> str:
     """The description of an error status: each class, its code and its default message."""
     return "\n\n".join(
         f"**{c['error']}**" + (f" (code {c['code']})" if "code" in c else "") + f": {c['message']}"
@@ -352,7 +393,8 @@ def describe_status(classes: Iterable[Mapping[str, Any]]) -> str:
 
 
 def _error_response(response: dict[str, Any], key: str, status: int) -> None:
-    classes: list[dict[str, Any]] = response.pop(ERRORS_KEY, None) or []
+    # Put there by ``errors()`` (or by hand): a list of what describe_error() returns.
+    classes = cast(list[ErrorDescription], response.pop(ERRORS_KEY, None) or [])
     if not classes:
         default = error_class_for(status) if key.isdigit() else _range_class(status)
         classes = [describe_error(default)]
@@ -402,9 +444,10 @@ def _has_json_body(operation: Mapping[str, Any]) -> bool:
     return any(is_json_media_type(media_type.encode()) for media_type in content)
 
 
-def _declare(operation: dict[str, Any], declarations: Iterable[Declaration]) -> dict[str, Any]:
+def _declare(operation: dict[str, Any], declarations: Iterable[Declaration]) -> EnvelopeKeys:
     """The operation's envelope options, with what its declarations add; their errors listed."""
-    options: dict[str, Any] = dict(operation.pop(ENVELOPE_KEY, None) or {})
+    # Put there by ``envelope()`` (or by hand): the route's EnvelopeKeys.
+    options = cast(EnvelopeKeys, dict(operation.pop(ENVELOPE_KEY, None) or {}))
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for declaration in declarations:
         if declaration.paged:
@@ -419,16 +462,17 @@ def _declare(operation: dict[str, Any], declarations: Iterable[Declaration]) -> 
         if not declaration.entity:
             options["entity"] = False
         for described in declaration.errors:
-            listed = responses.setdefault(str(described["status"]), {}).setdefault(ERRORS_KEY, [])
+            response = responses.setdefault(str(described["status"]), {})
+            listed: list[ErrorDescription] = response.setdefault(ERRORS_KEY, [])
             if described not in listed:
-                listed.append(dict(described))
+                listed.append(described.copy())
     return options
 
 
 def _add_common(responses: dict[str, Any], key: str) -> None:
     """Document a status every such route can answer, beside the errors declared for it."""
     response = responses.setdefault(key, {})
-    listed = response.get(ERRORS_KEY)
+    listed: list[ErrorDescription] | None = response.get(ERRORS_KEY)
     if listed:
         default = describe_error(error_class_for(int(key)))
         if default not in listed:
@@ -457,6 +501,8 @@ def _rewrite_operation(
             common.append("406")
         if config.require_json_body and method in _BODY_METHODS:
             common.append("415")
+        if config.max_body_size is not None and method in _BODY_METHODS:
+            common.append("413")
         for key in common:
             _add_common(responses, key)
     for key, response in responses.items():

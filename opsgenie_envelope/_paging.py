@@ -1,20 +1,24 @@
 """Lists and paging (SPEC §6): OpsGenie's ``offset``/``limit``/``sort``/``order`` and links.
 
-A list answer carries ``data`` as an array, ``paging`` with absolute ``first``/``prev``/
-``next``/``last`` URLs that keep the request's other query parameters, ``totalCount`` when
-the total is known, and the same URLs in ``X-Paging-First``/``-Prev``/``-Next``/``-Last``.
+A list answer carries ``data`` as an array, ``paging`` with ``first``/``prev``/``next``/
+``last`` links that keep the request's other query parameters, ``totalCount`` when the total
+is known, and the same links in ``X-Paging-First``/``-Prev``/``-Next``/``-Last``.
 
-URLs are built from the request as the app sees it: scheme from the ASGI scope (which
-uvicorn's ``--proxy-headers`` sets from a trusted proxy's ``X-Forwarded-Proto``) and host
-from the ``Host`` header.
+Links never come from the request's ``Host`` header, which the client chooses: they are
+relative (the request's path and query) unless a ``base_url`` is configured, and then that
+URL followed by the path and query. They are bounded: a request whose path and other query
+parameters pass :data:`MAX_LINK_LENGTH` characters gets no links at all, rather than
+links many times the size of its query (or links that drop a filter and so lead to
+another list).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar, cast
-from urllib.parse import parse_qsl, quote, urlencode
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, TypeVar, cast
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.datastructures import URL
 from starlette.requests import Request
@@ -22,6 +26,9 @@ from starlette.responses import JSONResponse, Response
 
 from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
+from ._openapi import Declaration, describe_error
+from ._options import check_type
+from ._query import QueryParameter, QueryParameters
 from ._wire import (
     DEFAULT_LIMIT,
     DEFAULT_ORDER,
@@ -39,14 +46,72 @@ from ._wire import (
     Order,
 )
 
-__all__ = ["Page", "Pager", "paged", "paging_links"]
+__all__ = [
+    "MAX_LINK_LENGTH",
+    "Page",
+    "Pager",
+    "check_base_url",
+    "link_path",
+    "paged",
+    "paging_links",
+]
+
+MAX_LINK_LENGTH = 2048
+"""Most characters of a link's path and kept query parameters (``offset`` and ``limit``
+aside, and the base URL before them). A request past it gets no paging links."""
 
 _INTEGER = re.compile(r"\s*[+-]?\d{1,18}\s*")
 _FIELD = re.compile(FIELD_NAME_PATTERN)
 _NEGATIVE_OFFSET = "should be 0 or greater"
-_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+# A decoded path made safe for a header and a URL: ``%`` stays, as Starlette's ``%3F``.
+_PATH_SAFE = "/!$%&'()*+,;=:@~"
+_BASE_URL_RULE = "an absolute http(s) URL without query or fragment, e.g. 'https://api.example.com'"
+
+
+def check_base_url(base_url: object, option: str = "base_url") -> str | None:
+    """Check a paging base URL; return it without a trailing ``/`` (``None`` stays ``None``).
+
+    Raises ``TypeError`` for a value that is not a ``str`` and ``ValueError`` for a string
+    that is not an absolute ``http``/``https`` URL (scheme and host, an optional path prefix,
+    no credentials, query or fragment, printable ASCII only), naming ``option``.
+    """
+    if base_url is None:
+        return None
+    return _checked_base_url(check_type(option, base_url, str, "a str or None"), option)
+
+
+@lru_cache(maxsize=32)
+def _checked_base_url(base_url: str, option: str) -> str:
+    parts = urlsplit(base_url) if base_url.isascii() and base_url.isprintable() else None
+    if (
+        parts is None
+        or " " in base_url
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or base_url.endswith(("?", "#"))
+    ):
+        raise ValueError(f"{option} must be {_BASE_URL_RULE}, got {base_url!r}")
+    return base_url.rstrip("/")
+
 
 T = TypeVar("T", bound=Sequence[Any])
+
+
+def link_path(url: URL, *, relative: bool = True) -> str:
+    """The path of a link to ``url``'s resource: printable ASCII, and on the same host.
+
+    The decoded path is percent-encoded where a header or a URL needs it (``%`` kept, as in
+    Starlette's ``%3F``). A relative link's path starting with ``//`` would name another host
+    (``//attacker.example/x``): it becomes ``/.//attacker.example/x``, which resolves to that
+    path on the host the client called.
+    """
+    path = quote(url.path or "/", safe=_PATH_SAFE)  # headers carry ASCII only
+    if relative and path.startswith("//"):
+        path = "/." + path
+    return path
 
 
 def paging_links(
@@ -56,40 +121,49 @@ def paging_links(
     limit: int,
     count: int,
     total: int | None = None,
+    base_url: str | None = None,
 ) -> dict[str, str]:
-    """Return the ``first``/``prev``/``next``/``last`` URLs of a page, in that order.
+    """Return the ``first``/``prev``/``next``/``last`` links of a page, in that order.
 
-    ``url`` is the request's absolute URL; each link keeps its query parameters, with
-    ``offset`` and ``limit`` set. ``count`` is the number of items on this page: when the
-    total is unknown, a full page is taken to have a next one. ``prev`` is left out on the
-    first page, ``next`` on the last, ``last`` when the total is unknown.
+    ``url`` is the request's URL: only its path and query are read, never its host. Each
+    link is that path with the query parameters kept (those with a name, in their places),
+    ``offset`` and ``limit`` set; it is relative (``/v2/alerts?offset=20&limit=10``) or,
+    with ``base_url``, that URL followed by the path. ``count`` is the number of items on
+    this page: when the total is unknown, a full page is taken to have a next one. ``prev``
+    is left out on the first page, ``next`` on the last, ``last`` when the total is unknown.
+    When the path and the kept query pass :data:`MAX_LINK_LENGTH` characters, there are no
+    links: ``{}``.
 
     Example::
 
         paging_links("https://api.example.com/v2/alerts?query=open&offset=20&limit=10",
                      offset=20, limit=10, count=10, total=35)
-        # {"first": "...?query=open&offset=0&limit=10", "prev": "...offset=10...",
+        # {"first": "/v2/alerts?query=open&offset=0&limit=10", "prev": "...offset=10...",
         #  "next": "...offset=30...", "last": "...offset=30..."}
     """
-    base = url if isinstance(url, URL) else URL(url)
-    prefix = str(base.replace(query="", fragment=""))
-    if not prefix.isascii():
-        prefix = quote(prefix, safe=_URL_SAFE)  # headers carry ASCII only
-    pairs = parse_qsl(base.query, keep_blank_values=True)
+    root = check_base_url(base_url) or ""
+    request_url = url if isinstance(url, URL) else URL(url)
+    path = link_path(request_url, relative=not root)
+    if len(path) > MAX_LINK_LENGTH:
+        return {}
+    kept: list[tuple[str, str]] = []
+    place = -1  # offset and limit go where they first appear, else at the end
+    for key, value in parse_qsl(request_url.query, keep_blank_values=True):
+        if key in (OFFSET, LIMIT):
+            if place < 0:
+                place = len(kept)
+        elif key:
+            kept.append((key, value))
+    if place < 0:
+        place = len(kept)
+    head, tail = urlencode(kept[:place]), urlencode(kept[place:])
+    if len(path) + len(head) + len(tail) > MAX_LINK_LENGTH:
+        return {}
+    prefix = f"{root}{path}?{head}&" if head else f"{root}{path}?"
+    suffix = f"&{tail}" if tail else ""
 
     def link(at: int) -> str:
-        query: list[tuple[str, str]] = []
-        placed = False
-        for key, value in pairs:
-            if key in (OFFSET, LIMIT):
-                if not placed:
-                    query += ((OFFSET, str(at)), (LIMIT, str(limit)))
-                    placed = True
-            else:
-                query.append((key, value))
-        if not placed:
-            query += ((OFFSET, str(at)), (LIMIT, str(limit)))
-        return f"{prefix}?{urlencode(query)}"
+        return f"{prefix}{OFFSET}={at}&{LIMIT}={limit}{suffix}"
 
     last = None if total is None else max(total - 1, 0) // limit * limit
     links = {"first": link(0)}
@@ -112,7 +186,8 @@ def _out_of_range(problems: Mapping[str, str]) -> RangeNotSatisfiable:
 
 
 def _announce(links: Mapping[str, str], total: int | None) -> None:
-    set_envelope_field(PAGING, dict(links))
+    if links:  # none past MAX_LINK_LENGTH: no ``paging`` either
+        set_envelope_field(PAGING, dict(links))
     if total is not None:
         set_envelope_field(TOTAL_COUNT, total)
 
@@ -133,13 +208,15 @@ def paged(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
     response_class: type[JSONResponse] = JSONResponse,
+    base_url: str | None = None,
 ) -> JSONResponse:
     """Answer one page of a list: ``data`` array, ``paging``, ``totalCount``, ``X-Paging-*``.
 
     ``total`` is the size of the whole list when known: it adds ``totalCount`` and the
     ``last`` link. Works without :class:`Pager` when the handler reads its own parameters.
     ``response_class`` renders the items: a ``JSONResponse`` subclass, e.g. one that
-    renders with orjson when rows hold datetimes.
+    renders with orjson when rows hold datetimes. ``base_url`` makes the links absolute
+    (see :class:`Pager`); without it they are relative.
 
     Example::
 
@@ -148,7 +225,9 @@ def paged(
             return paged(request, rows, offset=0, limit=20, total=total)
     """
     _check_numbers(offset, limit, total)
-    links = paging_links(request.url, offset=offset, limit=limit, count=len(items), total=total)
+    links = paging_links(
+        request.url, offset=offset, limit=limit, count=len(items), total=total, base_url=base_url
+    )
     _announce(links, total)
     out = {PAGING_HEADERS[name]: url for name, url in links.items()}
     if headers:
@@ -159,12 +238,13 @@ def paged(
 class Page:
     """One request's paging parameters, checked, and the means to answer with a page.
 
-    Made by :meth:`Pager.parse` (Starlette) or the FastAPI dependency :attr:`Pager.query`.
+    Made by :meth:`Pager.parse` (Starlette) or the FastAPI dependency
+    ``opsgenie_envelope.fastapi.query(pager)``.
     Read ``offset``, ``limit``, ``sort``, ``order`` to fetch the rows, then answer with
     :meth:`response` (a ready ``JSONResponse``) or, in FastAPI, return :meth:`items`.
     """
 
-    __slots__ = ("_response", "limit", "offset", "order", "request", "sort")
+    __slots__ = ("_base_url", "_response", "limit", "offset", "order", "request", "sort")
 
     def __init__(
         self,
@@ -174,6 +254,7 @@ class Page:
         sort: str | None,
         order: Order,
         response: Response | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.request = request
         self.offset = offset
@@ -181,6 +262,7 @@ class Page:
         self.sort = sort
         self.order: Order = order
         self._response = response
+        self._base_url = check_base_url(base_url)
 
     def __repr__(self) -> str:
         return (
@@ -189,9 +271,14 @@ class Page:
         )
 
     def links(self, count: int, total: int | None = None) -> dict[str, str]:
-        """The paging URLs for ``count`` items on this page; see :func:`paging_links`."""
+        """The paging links for ``count`` items on this page; see :func:`paging_links`."""
         return paging_links(
-            self.request.url, offset=self.offset, limit=self.limit, count=count, total=total
+            self.request.url,
+            offset=self.offset,
+            limit=self.limit,
+            count=count,
+            total=total,
+            base_url=self._base_url,
         )
 
     def response(
@@ -213,19 +300,21 @@ class Page:
             status_code=status_code,
             headers=headers,
             response_class=response_class,
+            base_url=self._base_url,
         )
 
     def items(self, items: T, *, total: int | None = None) -> T:
         """Return ``items`` unchanged, having set ``paging``, ``totalCount`` and the headers.
 
         For FastAPI handlers that return their data (models included): the ``X-Paging-*``
-        headers go on the response FastAPI builds. Needs the :attr:`Pager.query` dependency.
+        headers go on the response FastAPI builds. Needs the dependency
+        ``Depends(query(pager))`` of ``opsgenie_envelope.fastapi``.
         """
         response = self._response
         if response is None:
             raise RuntimeError(
-                "Page.items() needs the FastAPI dependency Depends(pager.query); "
-                "return page.response(items) instead"
+                "Page.items() needs the FastAPI dependency Depends(query(pager)) of "
+                "opsgenie_envelope.fastapi; return page.response(items) instead"
             )
         _check_numbers(self.offset, self.limit, total)
         links = self.links(len(items), total)
@@ -246,6 +335,10 @@ class Pager:
         default_sort: ``sort`` when absent (none).
         default_order: ``order`` when absent (``desc``).
         max_offset: largest ``offset`` served, if any; more answers 416.
+        base_url: the public URL the links start with, e.g. ``https://api.example.com``
+            (with a path prefix when a proxy strips one). ``None`` (the default) gives
+            relative links: the request's path and query, which a client resolves against
+            the URL it called. Never taken from the request's ``Host`` header.
 
     A malformed value (``limit=ten``, ``order=up``, a ``sort`` not allowed) answers 422
     with ``errors``; a well-formed number outside the served range (``limit=500``,
@@ -261,13 +354,14 @@ class Pager:
             return page.response(rows, total=total)
 
         @app.get("/v2/alerts")                                          # FastAPI
-        async def list_alerts(page: Annotated[Page, Depends(alert_pages.query)]) -> list[Alert]:
+        async def list_alerts(page: Annotated[Page, Depends(query(alert_pages))]) -> list[Alert]:
             rows, total = await db.alerts(page.offset, page.limit, page.sort, page.order)
             return page.items(rows, total=total)
     """
 
     __slots__ = (
         "_query",
+        "base_url",
         "default_limit",
         "default_order",
         "default_sort",
@@ -285,6 +379,7 @@ class Pager:
         default_sort: str | None = None,
         default_order: Order = DEFAULT_ORDER,
         max_offset: int | None = None,
+        base_url: str | None = None,
     ) -> None:
         for name, value in (("default_limit", default_limit), ("max_limit", max_limit)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -316,12 +411,13 @@ class Pager:
         self.default_sort = default_sort
         self.default_order: Order = default_order
         self.max_offset = max_offset
-        self._query: Callable[..., Awaitable[Page]] | None = None
+        self.base_url = check_base_url(base_url)
+        self._query: QueryParameters[Page] | None = None
 
     def __repr__(self) -> str:
         return (
             f"Pager(default_limit={self.default_limit}, max_limit={self.max_limit}, "
-            f"sort_fields={self.sort_fields!r})"
+            f"sort_fields={self.sort_fields!r}, base_url={self.base_url!r})"
         )
 
     def parse(self, request: Request) -> Page:
@@ -366,17 +462,18 @@ class Pager:
             problems[LIMIT] = self._limit_out_of_range()
         if problems:
             raise _out_of_range(problems)
-        return Page(request, offset, limit, sort, order, response)
+        return Page(request, offset, limit, sort, order, response, self.base_url)
 
     @property
-    def query(self) -> Callable[..., Awaitable[Page]]:
-        """FastAPI dependency: ``Depends(pager.query)`` gives the request's :class:`Page`.
+    def query_parameters(self) -> QueryParameters[Page]:
+        """``offset``, ``limit``, ``sort`` and ``order`` described as plain data.
 
-        It declares ``offset``, ``limit``, ``sort`` and ``order`` as query parameters, with
-        their defaults, bounds and allowed values in OpenAPI.
+        With their defaults, bounds and allowed values, and how their values become the
+        request's :class:`Page`: what a framework needs to declare and document them.
+        ``opsgenie_envelope.fastapi.query(pager)`` turns it into a FastAPI dependency.
         """
         if self._query is None:
-            self._query = self._dependency()
+            self._query = self._describe()
         return self._query
 
     def _past_max_offset(self) -> str:
@@ -404,11 +501,8 @@ class Pager:
         errors[name] = "should be an integer"
         return default
 
-    def _dependency(self) -> Callable[..., Awaitable[Page]]:
-        from ._openapi import Declaration, describe_error
-        from .fastapi import query_dependency  # only FastAPI apps get here: it stays optional
-
-        async def page_dependency(
+    def _describe(self) -> QueryParameters[Page]:
+        async def page_from_query(
             request: Request,
             response: Response,
             offset: int,
@@ -418,41 +512,47 @@ class Pager:
         ) -> Page:
             return self.page(request, offset, limit, sort, order, response)
 
-        offset_schema: dict[str, Any] = {"minimum": 0}
         bounds = {OFFSET: _NEGATIVE_OFFSET}  # the 416's example: each bound served
         if self.max_offset is not None:
-            offset_schema["maximum"] = self.max_offset
             bounds[OFFSET] = self._past_max_offset()
         bounds[LIMIT] = self._limit_out_of_range()
-        sort_options: dict[str, Any] = {"default": self.default_sort}
-        if self.sort_fields is not None:
-            sort_type: Any = cast(Any, Literal)[self.sort_fields] | None
-        else:
-            sort_type = str | None
-            sort_options["pattern"] = f"^{FIELD_NAME_PATTERN}$"
-        return query_dependency(
-            page_dependency,
-            {
-                OFFSET: (
-                    int,
-                    {
-                        "default": 0,
-                        "description": "Start index of the page.",
-                        "json_schema_extra": offset_schema,
-                    },
+        return QueryParameters(
+            (
+                QueryParameter(
+                    OFFSET,
+                    "integer",
+                    default=0,
+                    description="Start index of the page.",
+                    minimum=0,
+                    maximum=self.max_offset,
                 ),
-                LIMIT: (
-                    int,
-                    {
-                        "default": self.default_limit,
-                        "description": f"Most items on the page, at most {self.max_limit}.",
-                        "json_schema_extra": {"minimum": 1, "maximum": self.max_limit},
-                    },
+                QueryParameter(
+                    LIMIT,
+                    "integer",
+                    default=self.default_limit,
+                    description=f"Most items on the page, at most {self.max_limit}.",
+                    minimum=1,
+                    maximum=self.max_limit,
                 ),
-                SORT: (sort_type, {"description": "Field to sort by.", **sort_options}),
-                ORDER: (Order, {"default": self.default_order, "description": "Sort direction."}),
-            },
-            response=True,
+                QueryParameter(
+                    SORT,
+                    "string",
+                    default=self.default_sort,
+                    description="Field to sort by.",
+                    enum=self.sort_fields,
+                    nullable=True,
+                    pattern=None if self.sort_fields is not None else f"^{FIELD_NAME_PATTERN}$",
+                ),
+                QueryParameter(
+                    ORDER,
+                    "string",
+                    default=self.default_order,
+                    description="Sort direction.",
+                    enum=ORDERS,
+                ),
+            ),
+            page_from_query,
             returns=Page,
+            response=True,
             declaration=Declaration(paged=True, errors=(describe_error(_out_of_range(bounds)),)),
         )

@@ -7,18 +7,16 @@ import os
 import re
 from collections.abc import Callable
 
-from ._wire import REQUEST_ID_PATTERN
+from ._wire import REQUEST_ID_MAX_LENGTH, REQUEST_ID_PATTERN
 
-__all__ = ["MAX_INCOMING_ID", "RequestIdPolicy", "is_valid_request_id", "uuid4_hex"]
+__all__ = [
+    "RequestIdPolicy",
+    "is_valid_request_id",
+    "trusted_id",
+    "uuid4_hex",
+]
 
 logger = logging.getLogger("opsgenie_envelope")
-
-MAX_INCOMING_ID = 1024
-"""Longest incoming ``X-Request-ID`` handed to a validator; a longer one is refused unread.
-
-The default allowlist stops at 128 characters anyway; the cap keeps a custom validator (a
-regex, a database lookup) from ever being fed a header of many kilobytes.
-"""
 
 # The variant nibble of an RFC 4122 UUID is 10xx: map any hex digit onto 8, 9, a or b.
 _VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
@@ -81,6 +79,24 @@ def is_valid_request_id(value: str) -> bool:
     return _ALLOWED.fullmatch(value) is not None
 
 
+def trusted_id(candidate: str, validator: Callable[[str], bool]) -> bool:
+    """Tell whether ``candidate`` may be used as the request ID: the allowlist, then ``validator``.
+
+    The allowlist comes first and always applies, so whatever a validator accepts is still
+    header-safe and JSON-safe (no quote, backslash, control or non-ASCII character); a
+    validator that raises refuses the ID.
+    """
+    if _ALLOWED.fullmatch(candidate) is None:
+        return False
+    if validator is is_valid_request_id:
+        return True
+    try:
+        return bool(validator(candidate))
+    except Exception:
+        logger.exception("the request-ID validator raised; the incoming ID is not trusted")
+        return False
+
+
 class RequestIdPolicy:
     """Which ID a request gets: a fresh one, or a client's ``X-Request-ID`` when trusted.
 
@@ -88,9 +104,11 @@ class RequestIdPolicy:
       call on the hot path); a custom generator's IDs are checked against the allowlist, and
       one outside it is replaced by a UUID4 (logged as an error: the generator has a bug).
     * :meth:`accept` applies the trust policy to the incoming header: unless
-      ``trust_incoming_id`` is on, it is ignored; when on, it is used only if it is at most
-      :data:`MAX_INCOMING_ID` characters and passes ``validator``. An ID that is not trusted is
-      replaced by a fresh one, with a warning that gives its length, never its value.
+      ``trust_incoming_id`` is on, it is ignored; when on, it is used only if it passes the
+      allowlist *and* ``validator`` (which can only narrow the allowlist: an ID is spliced
+      into headers and JSON bodies, so it must be safe in both). An ID that is not trusted
+      is replaced by a fresh one, with a warning that gives its length, never its value; a
+      validator that raises refuses the ID.
     """
 
     __slots__ = ("_generator", "issue", "trust_incoming_id", "validator")
@@ -122,8 +140,8 @@ class RequestIdPolicy:
         """
         if incoming is None or not self.trust_incoming_id:
             return self.issue()
-        candidate = incoming.decode("latin-1")
-        if len(candidate) <= MAX_INCOMING_ID and self.validator(candidate):
+        candidate = incoming.decode("latin-1") if len(incoming) <= REQUEST_ID_MAX_LENGTH else ""
+        if trusted_id(candidate, self.validator):
             return candidate
         request_id = self.issue()
         logger.warning(

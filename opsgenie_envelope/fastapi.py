@@ -1,14 +1,15 @@
 """FastAPI integration: the OpenAPI document (and so ``/docs``) shows the real wire format.
 
-Opt-in, and the one module of the package that imports FastAPI (``Pager.query`` and
-``Expander.query`` reach FastAPI through :func:`query_dependency`, imported here on first
-use)::
+Opt-in, and the one module of the package that imports FastAPI: :class:`~opsgenie_envelope.Pager`
+and :class:`~opsgenie_envelope.Expander` describe their query parameters as plain data
+(:class:`~opsgenie_envelope.QueryParameters`), and :func:`query` turns that into a FastAPI
+dependency::
 
     from typing import Annotated
 
     from fastapi import Depends, FastAPI
     from opsgenie_envelope import Forbidden, NotFound, Page, Pager
-    from opsgenie_envelope.fastapi import errors, install
+    from opsgenie_envelope.fastapi import errors, install, query
 
     app = FastAPI()
     install(app)  # adds EnvelopeMiddleware and rewrites app.openapi()
@@ -18,15 +19,15 @@ use)::
     async def get_alert(alert_id: str) -> dict[str, str]: ...
 
     @app.get("/v2/alerts")
-    async def list_alerts(page: Annotated[Page, Depends(alert_pages.query)]) -> list[str]: ...
+    async def list_alerts(page: Annotated[Page, Depends(query(alert_pages))]) -> list[str]: ...
 
 Each success schema becomes the envelope around the route's ``response_model``; each error
 status gets the error envelope with its internal ``code`` values; FastAPI's 422
 ``HTTPValidationError`` gives way to the 422 envelope with ``errors``; 500 (and 400, 406, 415
 where they apply) are documented on every route, and ``X-Request-ID`` and
 ``X-Response-Time`` on every response. The dependencies are the declaration: a route using
-``Depends(pager.query)`` is documented as paged (``paging``, ``totalCount``, ``X-Paging-*``,
-416), one using ``Depends(expander.query)`` as expandable (``expandable``, 400), each with its
+``Depends(query(pager))`` is documented as paged (``paging``, ``totalCount``, ``X-Paging-*``,
+416), one using ``Depends(query(expander))`` as expandable (``expandable``, 400), each with its
 parameters; a handler annotated ``-> None`` answers without ``data``.
 """
 
@@ -34,8 +35,9 @@ from __future__ import annotations
 
 import inspect
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar, Unpack
+from typing import Any, Literal, Protocol, TypeVar, Unpack
 
 import fastapi.routing
 from fastapi import FastAPI, Query
@@ -51,16 +53,38 @@ from ._openapi import (
     ENVELOPE_KEY,
     ERRORS_KEY,
     Declaration,
+    EnvelopeKeys,
+    ErrorDescription,
     describe_error,
     describe_status,
     rewrite_openapi,
 )
+from ._query import QueryParameter, QueryParameters
 from ._stack import check_order
 from ._wire import EXPOSE_HEADERS
 
-__all__ = ["envelope", "errors", "install", "query_dependency", "rate_limited"]
+__all__ = [
+    "HasQueryParameters",
+    "envelope",
+    "errors",
+    "install",
+    "query",
+    "query_dependency",
+    "rate_limited",
+]
 
 T = TypeVar("T")
+
+
+class HasQueryParameters(Protocol[T]):
+    """What :func:`query` takes: a :class:`~opsgenie_envelope.Pager`, an
+    :class:`~opsgenie_envelope.Expander`, or any object describing its query parameters."""
+
+    @property
+    def query_parameters(self) -> QueryParameters[T]:
+        """The parameters, and how their values become the result."""
+        ...
+
 
 _DECLARATION = "__opsgenie_envelope_declaration__"
 """Attribute of a :func:`query_dependency` callable holding what it declares for the document."""
@@ -71,46 +95,138 @@ _route_contexts: Callable[[Any], Iterable[Any]] | None = getattr(
 """FastAPI's walk over routes and included routers as its document sees them, when it has one."""
 
 
-def query_dependency(
-    resolve: Callable[..., Awaitable[T]],
-    parameters: Mapping[str, tuple[Any, Mapping[str, Any]]],
-    *,
-    returns: type[T],
-    response: bool = False,
-    declaration: Declaration | None = None,
-) -> Callable[..., Awaitable[T]]:
-    """Make ``resolve`` a FastAPI dependency with the query parameters described here.
+_built: weakref.WeakKeyDictionary[QueryParameters[Any], Callable[..., Awaitable[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The dependency built for each description, so one pager gives one dependency."""
+_built_lock = threading.Lock()
+
+
+def query(source: HasQueryParameters[T]) -> Callable[..., Awaitable[T]]:
+    """The FastAPI dependency of a :class:`~opsgenie_envelope.Pager` or an ``Expander``.
+
+    ``Depends(query(pager))`` gives the route the request's checked
+    :class:`~opsgenie_envelope.Page`; ``Depends(query(expander))`` its
+    :class:`~opsgenie_envelope.Expansion`. The parameters (``offset``, ``limit``, ``sort``,
+    ``order``; ``expand``) are declared with their defaults, bounds and allowed values, and
+    :func:`install` documents what the route answers (``paging``, ``expandable``, their
+    errors). The same source always gives the same dependency, so FastAPI resolves it once
+    per request however many times a route depends on it.
+
+    Example::
+
+        alert_pages = Pager(sort_fields=["createdAt"])
+
+        @app.get("/v2/alerts")
+        async def list_alerts(page: Annotated[Page, Depends(query(alert_pages))]) -> list[Alert]:
+            rows, total = await db.alerts(page.offset, page.limit, page.sort, page.order)
+            return page.items(rows, total=total)
+    """
+    described = getattr(source, "query_parameters", None)
+    if not isinstance(described, QueryParameters):
+        raise TypeError(
+            f"query() takes a Pager, an Expander or an object with query_parameters, got {source!r}"
+        )
+    return query_dependency(described)
+
+
+def _annotation(parameter: QueryParameter) -> Any:
+    """The Python type FastAPI checks a parameter's value against."""
+    item: Any = int if parameter.kind == "integer" else str
+    if parameter.enum is not None:
+        item = Literal.__getitem__(parameter.enum)
+    if parameter.repeated:
+        return list[item]
+    if parameter.default is None or parameter.nullable:
+        return item | None
+    return item
+
+
+def _query_keywords(parameter: QueryParameter) -> dict[str, Any]:
+    """The keywords of ``fastapi.Query`` that declare and document a parameter."""
+    default = parameter.default
+    keywords: dict[str, Any] = {
+        "default": list(default) if isinstance(default, tuple) else default,
+        "description": parameter.description or None,
+    }
+    extra: dict[str, Any] = {}  # documented only: the resolver answers for these
+    if parameter.minimum is not None:
+        extra["minimum"] = parameter.minimum
+    if parameter.maximum is not None:
+        extra["maximum"] = parameter.maximum
+    if parameter.max_length is not None:
+        extra["maxLength"] = parameter.max_length
+    if parameter.known is not None:
+        known = {"type": "string", "enum": list(parameter.known)}
+        extra.update({"items": known} if parameter.repeated else known)
+    if extra:
+        keywords["json_schema_extra"] = extra
+    if parameter.pattern is not None:
+        keywords["pattern"] = parameter.pattern
+    if not parameter.documented:
+        keywords["include_in_schema"] = False
+    return keywords
+
+
+def query_dependency(described: QueryParameters[T]) -> Callable[..., Awaitable[T]]:
+    """Make a FastAPI dependency of query parameters described as plain data.
 
     FastAPI reads a dependency's parameters from its signature; the defaults, bounds and
-    enums of :class:`~opsgenie_envelope.Pager` and :class:`~opsgenie_envelope.Expander` are
-    known only once one is built, so the signature is built here. ``resolve`` is called
-    with ``request`` (and ``response`` when ``response`` is true) and each query parameter
-    by keyword; ``parameters`` maps a parameter's name to its annotation and the keywords of
-    ``fastapi.Query`` (``default``, ``description``, bounds, ...). ``declaration`` (as
-    ``Pager`` and ``Expander`` give it) is what every route using the dependency answers
-    beyond its own schema, envelope keys and errors: :func:`install` documents it there.
+    allowed values of a :class:`~opsgenie_envelope.Pager` or an ``Expander`` are known
+    only once one is built, so the signature is built here, each
+    :class:`~opsgenie_envelope.QueryParameter` a ``fastapi.Query``. The dependency calls
+    ``described.resolve``; what ``described.declaration`` says, :func:`install` documents
+    on every route using it. :func:`query` is the short way for a pager or an expander.
 
     Example::
 
         async def resolve(request: Request, order: str) -> str:
             return order
 
-        order = query_dependency(resolve, {"order": (str, {"default": "desc"})}, returns=str)
+        order = query_dependency(
+            QueryParameters(
+                (QueryParameter("order", "string", default="desc", enum=("asc", "desc")),),
+                resolve,
+                returns=str,
+            )
+        )
     """
+    if not isinstance(described, QueryParameters):
+        raise TypeError(f"query_dependency() takes QueryParameters, got {described!r}")
+    with _built_lock:
+        dependency = _built.get(described)
+        if dependency is None:
+            dependency = _build(described)
+            _built[described] = dependency
+    return dependency
+
+
+def _build(described: QueryParameters[T]) -> Callable[..., Awaitable[T]]:
+    resolve = described.resolve
+
+    async def dependency(**values: Any) -> T:
+        return await resolve(**values)
+
     keyword = inspect.Parameter.KEYWORD_ONLY
     signature = [inspect.Parameter("request", keyword, annotation=Request)]
-    if response:
+    if described.response:
         signature.append(inspect.Parameter("response", keyword, annotation=Response))
-    for name, (annotation, query) in parameters.items():
+    for parameter in described.parameters:
         signature.append(
-            inspect.Parameter(name, keyword, annotation=annotation, default=Query(**query))
+            inspect.Parameter(
+                parameter.name,
+                keyword,
+                annotation=_annotation(parameter),
+                default=Query(**_query_keywords(parameter)),
+            )
         )
-    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        signature, return_annotation=returns
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        signature, return_annotation=described.returns
     )
-    if declaration is not None:
-        setattr(resolve, _DECLARATION, declaration)
-    return resolve
+    dependency.__name__ = getattr(resolve, "__name__", "dependency")
+    if described.declaration is not None:
+        setattr(dependency, _DECLARATION, described.declaration)
+    return dependency
 
 
 def _api_routes(app: FastAPI) -> Iterator[Any]:
@@ -197,15 +313,15 @@ def errors(*classes: type[ApiError]) -> dict[int | str, dict[str, Any]]:
         @app.delete("/v2/alerts/{alert_id}", responses=errors(NotFound, Forbidden, NotSupported))
         async def delete_alert(alert_id: str) -> None: ...
     """
-    responses: dict[int | str, dict[str, Any]] = {}
+    described: dict[int, list[ErrorDescription]] = {}
     for cls in classes:
         if not (isinstance(cls, type) and issubclass(cls, ApiError)):
             raise TypeError(f"errors() takes ApiError subclasses, got {cls!r}")
-        entry = responses.setdefault(cls.status_code, {ERRORS_KEY: []})
-        entry[ERRORS_KEY].append(describe_error(cls))
-    for entry in responses.values():
-        entry["description"] = describe_status(entry[ERRORS_KEY])
-    return responses
+        described.setdefault(cls.status_code, []).append(describe_error(cls))
+    return {
+        status: {ERRORS_KEY: listed, "description": describe_status(listed)}
+        for status, listed in described.items()
+    }
 
 
 def envelope(
@@ -213,7 +329,7 @@ def envelope(
 ) -> dict[str, Any]:
     """Document optional success keys a route sends by hand; pass it as ``openapi_extra=``.
 
-    Routes using ``Depends(pager.query)`` or ``Depends(expander.query)`` need none of this:
+    Routes using ``Depends(query(pager))`` or ``Depends(query(expander))`` need none of this:
     :func:`install` documents them from the dependency. ``envelope()`` is for what no
     dependency shows, and documents the answer's keys only: no query parameter (the route's
     own signature declares those) and no error (declare them with :func:`errors`).
@@ -235,7 +351,7 @@ def envelope(
     """
     if not isinstance(message, bool) or not isinstance(paged, bool):
         raise TypeError("message and paged must be bools")
-    options: dict[str, Any] = {}
+    options: EnvelopeKeys = {}
     if message:
         options["message"] = True
     if expandable is not None:
@@ -309,7 +425,8 @@ def install(
     """Add :class:`EnvelopeMiddleware` to ``app`` and make its OpenAPI document true to it.
 
     ``options`` (or a prepared ``config``) are the middleware's; they also decide what is
-    documented (406 with ``negotiate``, 415 with ``require_json_body``, ``message_key``).
+    documented (406 with ``negotiate``, 413 with ``max_body_size``, 415 with
+    ``require_json_body``, ``message_key``).
     When the app already has the middleware, its configuration is used and no options may
     be given. Returns the configuration in force.
 

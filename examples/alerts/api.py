@@ -76,7 +76,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response,
 from fastapi.security import APIKeyHeader
 from fastapi_offline import FastAPIOffline
 
-from examples.alerts.auth import Caller, Gate
+from examples.alerts.auth import FAILED_ATTEMPTS, Caller, Gate, current_account
 from examples.alerts.bodies import (
     AlertActionIn,
     AssignIn,
@@ -122,7 +122,7 @@ from opsgenie_envelope import (
     UnprocessableEntity,
     __version__,
 )
-from opsgenie_envelope.fastapi import errors, install, rate_limited
+from opsgenie_envelope.fastapi import errors, install, query, rate_limited
 from opsgenie_envelope.ratelimit import RateLimit
 from opsgenie_envelope.request_status import Outcome, RedisRequestStore, RequestTracker
 
@@ -137,6 +137,10 @@ _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,48}")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
 """The forms of ``ALERTS_REDIS_URL``: one server, a Sentinel-managed master, a Cluster."""
 DOCS_ASSETS = "/docs-assets"
+MAX_BODY_SIZE = 512 * 1024
+"""The largest request body (413 past it): OpsGenie's field limits (message 130, alias 512,
+description 15,000, details 8,000, note 25,000 characters, ...) add up to about 50,000
+characters, at most 6 bytes each once JSON-escaped (``\\uXXXX``)."""
 """Where Swagger UI's and ReDoc's scripts and styles are served from (no CDN)."""
 
 
@@ -265,8 +269,8 @@ async def reader(
 ) -> Caller:
     """Any known key (401 otherwise), within its rate limit (429 otherwise; under it, the
     answer says ``X-RateLimit-State: OK``)."""
-    caller = demo.gate.admit(authorization)
-    await demo.limit.check(request, response)  # after authentication: refused keys use no quota
+    caller = await demo.gate.admit(request)  # the header is read by genie_key, not here
+    await demo.limit.check(request, response)  # counts the caller admit() verified
     return caller
 
 
@@ -312,7 +316,7 @@ async def _accept(demo: Demo, action: str, write: Callable[[], Awaitable[Outcome
             await anyio.sleep(demo.settings.processing_delay)
         return await write()
 
-    await demo.requests.accept(work, action=action)
+    await demo.requests.accept(work, action=action, owner=current_account())
 
 
 # Routes ---------------------------------------------------------------------------------
@@ -345,7 +349,7 @@ async def get_request_status(
     request_id: Annotated[str, Path(alias="requestId")], demo: DemoState
 ) -> dict[str, Any]:
     """The outcome of a write; 404 while it is unknown or not yet processed."""
-    return await demo.requests.status_data(request_id)
+    return await demo.requests.status_data(request_id, owner=current_account())
 
 
 @router.get("/v2/alerts/count", tags=["alerts"], dependencies=Read)
@@ -357,7 +361,7 @@ async def count_alerts(demo: DemoState, query: QueryParam = "") -> dict[str, int
 @router.get("/v2/alerts", tags=["alerts"], dependencies=Read)
 async def list_alerts(
     demo: DemoState,
-    page: Annotated[Page, Depends(alert_pages.query)],
+    page: Annotated[Page, Depends(query(alert_pages))],
     query: QueryParam = "",
 ) -> list[dict[str, Any]]:
     """A page of the alerts matching ``query``, newest first by default."""
@@ -632,7 +636,7 @@ async def _alert(demo: Demo, identifier: str, identifier_type: IdentifierType) -
     return alert
 
 
-EntryPage = Annotated[CursorPage, Depends(entry_pages.query)]
+EntryPage = Annotated[CursorPage, Depends(query(entry_pages))]
 
 
 @router.get(
@@ -746,7 +750,7 @@ async def delete_alert(
 async def get_user(
     identifier: str,
     demo: DemoState,
-    expansion: Annotated[Expansion, Depends(user_expand.query)],
+    expansion: Annotated[Expansion, Depends(query(user_expand))],
 ) -> dict[str, Any]:
     """A user by ID or username; ``expand=contact`` adds ``userContacts``."""
     user = await demo.store.user(identifier)
@@ -801,6 +805,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await demo.requests.aclose(grace=10)  # finish the writes in hand before stopping
     await demo.store.aclose()
     await demo.limit.aclose()
+    await demo.gate.aclose()
 
 
 def _stores(settings: Settings) -> tuple[AlertStore, RateLimit, RequestTracker]:
@@ -860,8 +865,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         require_json_body=True,
         ignore_trailing_slash=True,
         exclude_paths=documentation,
+        max_body_size=MAX_BODY_SIZE,
     )
-    app.state.demo = Demo(settings, store, Gate(keys), limit, requests)
+    # Failed authentications, per client address: on Redis when the demo is, so that every
+    # worker counts them together.
+    failures = RateLimit(
+        FAILED_ATTEMPTS,
+        key="address",
+        storage=settings.redis_url or "memory://",
+        name=f"{settings.redis_prefix}auth",
+    )
+    app.state.demo = Demo(settings, store, Gate(keys, failures), limit, requests)
     app.include_router(router)
     return app
 

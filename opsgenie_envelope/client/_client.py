@@ -123,9 +123,9 @@ class _BaseClient:
 class Client(_BaseClient):
     """A sync client for APIs that answer in OpsGenie envelopes.
 
-    Requests return an :class:`Envelope`; error envelopes raise the taxonomy errors
-    (``NotFound``, ``TooManyRequests``, ...). 503, 429 and connection failures of idempotent
-    methods are retried per ``retry``.
+    Requests return an :class:`Envelope`; error envelopes raise the client's twins of the
+    taxonomy errors (``NotFound``, ``TooManyRequests``, ...), all under ``RequestFailed``.
+    503, 429 and connection failures of idempotent methods are retried per ``retry``.
 
     Args:
         retry: the retry policy; ``None`` never retries.

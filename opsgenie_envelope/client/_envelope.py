@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import orjson
 
-from .._errors import ApiError, ServiceUnavailable, TooManyRequests, error_class_for
 from .._wire import (
     CODE,
     DATA,
@@ -28,7 +27,7 @@ from .._wire import (
     TOOK,
     TOTAL_COUNT,
 )
-from ._errors import NotAnEnvelope
+from ._errors import ApiError, NotAnEnvelope, ServiceUnavailable, TooManyRequests, error_class_for
 from ._headers import parse_seconds, retry_after
 
 __all__ = ["Envelope", "Paging", "unwrap"]
@@ -38,7 +37,8 @@ _PAGING_KEYS = frozenset(PAGING_LINKS)
 
 @dataclass(frozen=True, slots=True)
 class Paging:
-    """The absolute URLs of a paged list's ``paging`` object; ``None`` where absent."""
+    """The links of a paged list's ``paging`` object, as sent (absolute or relative to the
+    request's URL: ``paginate()`` resolves them); ``None`` where absent."""
 
     first: str | None = None
     prev: str | None = None
@@ -122,7 +122,7 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
 
 
 def _error(response: httpx.Response, body: dict[str, Any]) -> ApiError:
-    """The taxonomy error an error envelope stands for, with the envelope's fields."""
+    """The client's twin of the error an envelope stands for, with the envelope's fields."""
     status = response.status_code
     headers = response.headers
     message = body.get(MESSAGE)
@@ -160,7 +160,8 @@ def _error(response: httpx.Response, body: dict[str, Any]) -> ApiError:
 def unwrap(response: httpx.Response) -> Envelope:
     """Read an httpx response as an OpsGenie envelope; raise its error when it is one.
 
-    Error envelopes (4xx, 5xx) raise the taxonomy class the server raised (``NotFound``,
+    Error envelopes (4xx, 5xx) raise the client's twin of the class the server raised
+    (``opsgenie_envelope.client.NotFound``, a ``opsgenie_envelope.NotFound`` too;
     ``NotSupported`` for 403/40302, ``ClientError``/``ServerError`` for unlisted statuses)
     with ``message``, ``code``, ``errors``, ``request_id``, ``took``, ``status_code``,
     ``headers`` and ``response``. A body that is not an envelope raises

@@ -100,7 +100,6 @@ class Attempts:
             if self.idempotent and isinstance(failure, _CONNECTION_ERRORS):
                 return self.policy.backoff_for(self.count, self.random)
             return None
-        assert failure.response is not None  # set on every error read from a response
         headers = failure.response.headers
         status = failure.response.status_code
         if status == 429:

@@ -8,8 +8,12 @@ storage also needs the ``redis`` extra. ``limits`` does the counting, in this pr
   :meth:`RateLimit.check` / :meth:`RateLimit.hit` yourself.
 * :class:`RateLimitMiddleware`: the same on every request, as a pure-ASGI layer inside
   ``EnvelopeMiddleware``.
-* Keys: :func:`by_api_key` (``GenieKey``, hashed), :func:`by_client_address`, or your own
-  function; :func:`digest` hashes secrets for storage keys.
+* Keys: :func:`by_api_key` (the caller the app authenticated with
+  :func:`~opsgenie_envelope.set_caller`, hashed; the client address until then),
+  :func:`by_client_address` (IPv6 by /64), or your own function; :func:`digest` hashes
+  secrets for storage keys.
+* :class:`BoundedMemoryStorage`: the ``memory://`` storage, bounded (``max_keys``) and
+  without a walk over every key per hit.
 * :func:`install_slowapi` / :func:`slowapi_handler`: slowapi's ``RateLimitExceeded`` as the
   same 429.
 
@@ -32,11 +36,13 @@ from __future__ import annotations
 
 from ._keys import KeyFunction, by_api_key, by_client_address, digest
 from ._limit import UNDER_LIMIT, RateLimit, StorageErrorPolicy, Strategy
+from ._memory import BoundedMemoryStorage
 from ._middleware import RateLimitMiddleware
 from ._slowapi import Reason, install_slowapi, slowapi_handler
 
 __all__ = [
     "UNDER_LIMIT",
+    "BoundedMemoryStorage",
     "KeyFunction",
     "RateLimit",
     "RateLimitMiddleware",

@@ -48,6 +48,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     ) from exc
 
 from ._keys import KeyFunction, by_api_key, by_client_address
+from ._memory import BoundedMemoryStorage
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -164,6 +165,8 @@ def _storage(storage: object, options: Mapping[str, Any] | None) -> tuple[Storag
         storage = "redis+unix://" + storage.removeprefix("unix://")
     url = storage if storage.startswith("async+") else f"async+{storage}"
     scheme = url.partition("://")[0]
+    if scheme == "async+memory":  # bounded, without limits' walk over every key per hit
+        return BoundedMemoryStorage(url, wrap_exceptions=True, **(options or {})), None
     settings: dict[str, Any] = {"wrap_exceptions": True}
     pool = None
     if "redis" in scheme or "valkey" in scheme:
@@ -205,7 +208,8 @@ class RateLimit:
     Args:
         limit: ``limits`` notation: ``"600/minute"``, ``"100 per 10 seconds"``, or several
             at once, ``"10/second;600/minute"`` (every one must allow the request).
-        storage: ``"memory://"`` (this process only, the default), ``"redis://host:6379/0"``
+        storage: ``"memory://"`` (this process only, the default; a
+            :class:`BoundedMemoryStorage` of at most 100,000 keys), ``"redis://host:6379/0"``
             (shared by every process and host using it; also ``rediss://``, ``unix://``,
             ``redis+sentinel://host:26379,host:26380/service``,
             ``redis+cluster://host:7000,host:7001``), a ``limits.aio.storage.Storage``, or
@@ -214,9 +218,10 @@ class RateLimit:
             A ``redis://`` URL that reaches a cluster node is refused (``ValueError``).
         strategy: ``"fixed-window"`` (default), ``"moving-window"`` or
             ``"sliding-window-counter"``.
-        key: who a request counts against: ``"api_key"`` (the hashed ``GenieKey``, else the
-            client address), ``"address"``, or a function of the request (sync or async)
-            returning a key, or ``None`` to leave the request unlimited.
+        key: who a request counts against: ``"api_key"`` (the caller the app authenticated
+            with :func:`~opsgenie_envelope.set_caller`, hashed; until then, or without it,
+            the client address, IPv6 by /64), ``"address"``, or a function of the request
+            (sync or async) returning a key, or ``None`` to leave the request unlimited.
         reason: ``X-RateLimit-Reason``: ``API_KEY`` for ``key="api_key"``, ``IP_ADDRESS`` for
             ``"address"``, ``ACCOUNT`` for a function, unless given.
         name: this limit's name in storage keys: limits with the same name, limit and
@@ -228,7 +233,8 @@ class RateLimit:
             applies meanwhile, without waiting on it); the 503's ``Retry-After``.
         storage_options: keyword arguments for the storage (Redis: the redis-py client's,
             e.g. ``{"socket_timeout": 0.2}``; default timeouts are 1 s, and
-            ``socket_timeout`` bounds each check, the driver's retries included).
+            ``socket_timeout`` bounds each check, the driver's retries included; memory:
+            ``{"max_keys": 100_000}``).
 
     Example::
 

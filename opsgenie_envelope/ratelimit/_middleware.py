@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import REQUEST_ID_KEY, EnvelopeMiddleware
+from .._context import REPLAYED_KEY
 from .._stack import wrapped_apps
 from ._limit import RateLimit
 
@@ -61,7 +62,8 @@ class RateLimitMiddleware:
             return
         if REQUEST_ID_KEY not in scope:
             raise RuntimeError(_ORDER)
-        if not await self.limit.check(HTTPConnection(scope)):
+        # A trailing-slash replay (ignore_trailing_slash) is the request counted the first time.
+        if REPLAYED_KEY not in scope and not await self.limit.check(HTTPConnection(scope)):
             await self.app(scope, receive, send)
             return
         ok_headers = self.limit.ok_headers

@@ -34,6 +34,7 @@ from .. import (
     is_valid_request_id,
     set_message,
 )
+from .._caller import digest
 from .._options import check_callable, check_seconds, check_str
 from .._outage import Backoff
 from .._redis import SCHEMES
@@ -101,6 +102,11 @@ class RequestTracker:
     Requests are keyed by the request ID ``EnvelopeMiddleware`` issued, so ``accept`` must
     run inside a request it serves, in an async handler on asyncio.
 
+    A status belongs to the ``owner`` that accepted it (the app's tenant or account, once
+    authenticated; stored as a digest): :meth:`status` with another owner answers as for an
+    unknown ID. Each owner keeps at most the store's ``max_per_owner`` statuses (finished
+    ones are dropped before pending ones), so one caller's flood never evicts another's.
+
     Example::
 
         from fastapi import FastAPI
@@ -116,11 +122,11 @@ class RequestTracker:
 
         @app.post("/v2/alerts", status_code=202)
         async def create_alert(body: dict[str, str]) -> None:
-            await tracker.accept(create, body["message"], action="Create")
+            await tracker.accept(create, body["message"], action="Create", owner="acme")
 
         @app.get("/v2/alerts/requests/{request_id}")
         async def request_status(request_id: str) -> dict[str, object]:
-            return await tracker.status_data(request_id)
+            return await tracker.status_data(request_id, owner="acme")
     """
 
     def __init__(
@@ -154,8 +160,13 @@ class RequestTracker:
         if left:
             raise ServiceUnavailable(retry_after=max(left, 1.0))
 
-    async def accept(self, work: Work, /, *args: Any, action: str, **kwargs: Any) -> str:
+    async def accept(
+        self, work: Work, /, *args: Any, action: str, owner: str | None = None, **kwargs: Any
+    ) -> str:
         """Record the current request as pending, start ``work(*args, **kwargs)``, set the 202 text.
+
+        ``owner`` is who may read the status (the authenticated tenant or account; ``None``:
+        whoever asks without an owner).
 
         Returns the request ID clients poll with. The route itself answers 202 (FastAPI:
         ``status_code=202``; Starlette: ``JSONResponse(None, status_code=202)``).
@@ -170,44 +181,48 @@ class RequestTracker:
         check_str("action", action, "a non-empty str, e.g. 'Create'")
         check_callable("work", work, "a function returning an Outcome")
         token = token_hex(16)  # a lease token, not an ID: never drawn from the request IDs
+        holder = _owner(owner)
         self._check_health()
         try:
-            recorded = await self.store.begin(request_id, action, token, self.lease)
+            recorded = await self.store.begin(request_id, action, token, self.lease, holder)
         except StoreUnavailable as exc:
             raise self._unavailable(exc) from None
         self._health.succeeded()
         if not recorded:
             raise Conflict("A request with this ID was accepted already")
         job = asyncio.get_running_loop().create_task(
-            self._process(request_id, token, action, work, args, kwargs)
+            self._process(request_id, token, holder, action, work, args, kwargs)
         )
         self._jobs.add(job)
         job.add_done_callback(self._jobs.discard)
         set_message(self.message)
         return request_id
 
-    async def status(self, request_id: str) -> RequestStatus | None:
-        """The outcome of a request; ``None`` while it is unknown or still processing.
+    async def status(self, request_id: str, owner: str | None = None) -> RequestStatus | None:
+        """The outcome of ``owner``'s request; ``None`` while it is unknown, still processing
+        or another owner's.
 
         Raises ``ServiceUnavailable`` when the store cannot be reached.
         """
+        holder = _owner(owner)
         if not isinstance(request_id, str) or not is_valid_request_id(request_id):
             return None
         self._check_health()
         try:
-            found = await self.store.get(request_id)
+            found = await self.store.get(request_id, holder)
         except StoreUnavailable as exc:
             raise self._unavailable(exc) from None
         self._health.succeeded()
         return found
 
-    async def status_data(self, request_id: str) -> dict[str, Any]:
-        """The ``data`` of ``GET .../requests/{requestId}``; ``NotFound`` until processed.
+    async def status_data(self, request_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The ``data`` of ``GET .../requests/{requestId}``; ``NotFound`` until processed, and
+        for another owner's request (the same 404: an ID tells nobody else anything).
 
         The 404 carries OpsGenie's ``X-Opsgenie-Errortype: RequestNotProcessed``
         (:data:`NOT_PROCESSED`), for an unknown ID too: the two are not told apart.
         """
-        found = await self.status(request_id)
+        found = await self.status(request_id, owner)
         if found is None:
             raise NotFound(NOT_FOUND, headers=NOT_PROCESSED)
         return found.to_json()
@@ -236,12 +251,13 @@ class RequestTracker:
         self,
         request_id: str,
         token: str,
+        owner: str,
         action: str,
         work: Work,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> None:
-        renewing = asyncio.get_running_loop().create_task(self._renew(request_id, token))
+        renewing = asyncio.get_running_loop().create_task(self._renew(request_id, token, owner))
         try:
             outcome = await self._run(work, args, kwargs)
         except ApiError as exc:
@@ -250,14 +266,15 @@ class RequestTracker:
             # Stopped from outside (a shutdown): say so now rather than when the lease ends.
             with contextlib.suppress(StoreUnavailable):
                 lost = Outcome(LOST, success=False)
-                await self.store.finish(request_id, token, _status(request_id, action, lost))
+                status = _status(request_id, action, lost)
+                await self.store.finish(request_id, token, status, owner)
             raise
         except Exception:
             logger.exception("request %s: processing failed", request_id)
             outcome = Outcome(UNEXPECTED, success=False)
         finally:
             renewing.cancel()
-        await self._record(request_id, token, _status(request_id, action, outcome))
+        await self._record(request_id, token, owner, _status(request_id, action, outcome))
 
     async def _run(self, work: Work, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
         if inspect.iscoroutinefunction(work):
@@ -270,11 +287,11 @@ class RequestTracker:
             raise TypeError(f"work must return an Outcome, not {type(result).__name__}")
         return result
 
-    async def _renew(self, request_id: str, token: str) -> None:
+    async def _renew(self, request_id: str, token: str, owner: str) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
-                if not await self.store.renew(request_id, token, self.lease):
+                if not await self.store.renew(request_id, token, self.lease, owner):
                     logger.warning(
                         "request %s: its lease ran out while it was processed; its status "
                         "reads as failed",
@@ -284,13 +301,13 @@ class RequestTracker:
             except StoreUnavailable as exc:
                 logger.warning("request %s: lease not renewed (%s)", request_id, exc)
 
-    async def _record(self, request_id: str, token: str, status: RequestStatus) -> None:
+    async def _record(self, request_id: str, token: str, owner: str, status: RequestStatus) -> None:
         """Record the outcome; retried (the same write, idempotent) until the lease runs out."""
         delay, longest = RECORD_PAUSE
         deadline = asyncio.get_running_loop().time() + self.lease
         while True:
             try:
-                if not await self.store.finish(request_id, token, status):
+                if not await self.store.finish(request_id, token, status, owner):
                     logger.warning(
                         "request %s finished after its lease ran out: its status stays failed",
                         request_id,
@@ -307,6 +324,15 @@ class RequestTracker:
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, longest)
+
+
+def _owner(owner: str | None) -> str:
+    """The owner as stored: a digest of the app's value, or ``""`` for none."""
+    if owner is None:
+        return ""
+    if not isinstance(owner, str) or not owner:
+        raise TypeError("owner must be a non-empty str or None")
+    return digest(owner)
 
 
 def _status(request_id: str, action: str, outcome: Outcome) -> RequestStatus:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import inprocess, report, stateful, wire
+from benchmarks import inprocess, keys, report, stateful, wire
 from benchmarks.stats import paired_ratios, summarize
 from benchmarks.variants import SIZES, VARIANTS, payload_bytes
 from tests.support.redis_server import ClusterServers, SentinelServers
@@ -143,3 +143,11 @@ def test_stale_performance_page_is_refused(
     )
     assert report.main(["--check", str(stale)]) == 1
     assert report.PAGE_COMMAND in capsys.readouterr().out
+
+
+def test_keys_benchmark_measures_every_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    """A tiny flood through ``benchmarks.keys`` prints a ratio for every variant."""
+    assert keys.main(["--quick", "--flood", "50"]) == 0
+    printed = capsys.readouterr().out
+    for variant in keys.VARIANTS:
+        assert variant in printed

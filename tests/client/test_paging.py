@@ -6,7 +6,13 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from opsgenie_envelope import EnvelopeMiddleware, Pager
 from opsgenie_envelope._wire import MAX_LIMIT
 from opsgenie_envelope.client import Client, PagingError
 from tests.support.client_app import FakeTime, asgi_client, client_app
@@ -36,6 +42,28 @@ async def test_async_paginate_yields_every_item() -> None:
         items = [item async for item in client.paginate("/v2/alerts", params={"total": 7})]
     assert items == [{"n": n} for n in range(7)]
     assert len(app.state.urls) == 3
+
+
+async def test_paginate_follows_a_pagers_relative_links() -> None:
+    """A ``Pager``'s relative links are followed, its filter kept, on the origin called."""
+    served: list[str] = []
+
+    async def alerts(request: Request) -> Response:
+        served.append(str(request.url))
+        page = Pager(default_limit=3).parse(request)
+        rows = [n for n in range(8) if request.query_params["query"] == "all" or n % 2]
+        return page.response(rows[page.offset : page.offset + page.limit], total=len(rows))
+
+    app = Starlette(
+        routes=[Route("/v2/alerts", alerts)], middleware=[Middleware(EnvelopeMiddleware)]
+    )
+    async with asgi_client(app, FakeTime(), base_url="https://api.example.com") as client:
+        items = [item async for item in client.paginate("/v2/alerts", params={"query": "all"})]
+    assert items == list(range(8))
+    assert served[1:] == [
+        "https://api.example.com/v2/alerts?query=all&offset=3&limit=3",
+        "https://api.example.com/v2/alerts?query=all&offset=6&limit=3",
+    ]
 
 
 def test_sync_paginate_follows_next_links() -> None:

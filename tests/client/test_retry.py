@@ -7,8 +7,16 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from opsgenie_envelope import NotFound, ServiceUnavailable, TooManyRequests
-from opsgenie_envelope.client import DEFAULT_RETRY, Client, NotAnEnvelope, RetriesExhausted, Retry
+from opsgenie_envelope.client import (
+    DEFAULT_RETRY,
+    Client,
+    NotAnEnvelope,
+    NotFound,
+    RetriesExhausted,
+    Retry,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from tests.support.client_app import FakeTime, asgi_client, client_app
 
 pytestmark = pytest.mark.anyio
@@ -175,7 +183,6 @@ async def test_exhausted_error_carries_the_last_envelope_error() -> None:
     assert isinstance(last, ServiceUnavailable)
     assert info.value.__cause__ is last
     assert info.value.response is last.response
-    assert last.response is not None
     assert last.request_id == last.response.headers["x-request-id"]
 
 

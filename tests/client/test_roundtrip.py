@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 from opsgenie_envelope import (
-    ApiError,
     MethodNotAllowed,
-    NotFound,
     ServiceUnavailable,
     TooManyRequests,
     UnprocessableEntity,
 )
-from opsgenie_envelope.client import AsyncClient
+from opsgenie_envelope.client import ApiError, AsyncClient, NotFound
 from tests.support.apps import ALERT, fastapi_app
 from tests.support.client_app import TAXONOMY, FakeTime, asgi_client, assert_round_trip, client_app
 

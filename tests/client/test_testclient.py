@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from opsgenie_envelope import NotFound, Page, Pager
+from opsgenie_envelope import client as client_errors
 from opsgenie_envelope.client import Client, TestClientTransport
-from opsgenie_envelope.fastapi import install
+from opsgenie_envelope.fastapi import install, query
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "http://testserver"
@@ -41,7 +42,7 @@ def _app() -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=10)
 
     @app.get("/v2/alerts")
-    async def list_alerts(page: Annotated[Page, Depends(pages.query)]) -> list[dict[str, int]]:
+    async def list_alerts(page: Annotated[Page, Depends(query(pages))]) -> list[dict[str, int]]:
         return page.items(
             [{"n": n} for n in range(5)][page.offset : page.offset + page.limit], total=5
         )
@@ -64,7 +65,7 @@ def test_sync_client_reads_envelopes_through_the_test_client() -> None:
     """``Client(transport=TestClientTransport(app))`` gets envelopes and raises errors."""
     with Client(transport=TestClientTransport(_app()), base_url=BASE, retry=None) as client:
         alert = client.get("/v2/alerts/1")
-        with pytest.raises(NotFound, match="Alert does not exist") as missing:
+        with pytest.raises(client_errors.NotFound, match="Alert does not exist") as missing:
             client.get("/v2/alerts/missing")
     assert alert.data["id"] == "1"
     assert alert.request_id == alert.headers["x-request-id"]

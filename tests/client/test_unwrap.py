@@ -14,6 +14,7 @@ from opsgenie_envelope import (
     NotSupported,
     ServerError,
     TooManyRequests,
+    client,
 )
 from opsgenie_envelope.client import NotAnEnvelope, Paging, unwrap
 from opsgenie_envelope.client._errors import EXCERPT_CHARS
@@ -140,16 +141,17 @@ def test_excerpt_is_short() -> None:
 
 
 def test_error_envelope_raises_taxonomy_class() -> None:
-    """A 404 envelope raises ``NotFound`` with the envelope's fields."""
+    """A 404 envelope raises the client's ``NotFound`` (a ``NotFound``) with its fields."""
     raw = response(
         404,
         {"message": "Alert does not exist", "took": 0.002, "requestId": RID},
         headers={"x-request-id": RID},
     )
-    with pytest.raises(NotFound) as info:
+    with pytest.raises(client.NotFound) as info:
         unwrap(raw)
     error = info.value
-    assert type(error) is NotFound
+    assert type(error) is client.NotFound
+    assert isinstance(error, NotFound)
     assert (error.message, error.code, error.errors) == ("Alert does not exist", None, None)
     assert (error.status_code, error.request_id, error.took) == (404, RID, 0.002)
     assert error.response is raw
@@ -179,7 +181,7 @@ def test_forbidden_code_picks_class(code: int | None, cls: type[Forbidden]) -> N
     body = {"code": code, "message": "no", "took": 0.0, "requestId": RID}
     with pytest.raises(Forbidden) as info:
         unwrap(response(403, body))
-    assert type(info.value) is cls
+    assert type(info.value) is getattr(client, cls.__name__)
     assert info.value.code == code
 
 
@@ -189,7 +191,7 @@ def test_unlisted_status_gets_closest_base(status: int, cls: type[Exception]) ->
     body = {"message": "odd", "took": 0.0, "requestId": RID}
     with pytest.raises(cls) as info:
         unwrap(response(status, body))
-    assert type(info.value) is cls
+    assert type(info.value) is getattr(client, cls.__name__)
     assert getattr(info.value, "status_code", None) == status
 
 
@@ -219,7 +221,7 @@ def test_throttle_headers_fill_retry_fields() -> None:
 def test_head_error_without_body() -> None:
     """A HEAD 404 has no body: ``NotFound`` with its default message and the header's ID."""
     raw = response(404, headers={"x-request-id": RID}, method="HEAD")
-    with pytest.raises(NotFound) as info:
+    with pytest.raises(client.NotFound) as info:
         unwrap(raw)
     assert info.value.message == NotFound.default_message
     assert info.value.request_id == RID

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from examples.alerts.api import Settings, create_app
-from tests.support.demo_app import ENVIRONMENT, FULL, READONLY, demo, raw_client
+from tests.support.demo_app import ENVIRONMENT, FULL, READONLY, demo, poll_raw, raw_client
 
 pytestmark = pytest.mark.anyio
 
@@ -220,3 +220,44 @@ async def test_start_up_hides_keys_from_the_environment(
         printed = capsys.readouterr().out
     assert "s3cret" not in printed
     assert "from ALERTS_API_KEY (not shown)" in printed
+
+
+async def test_unicode_spellings_of_a_key_are_401_not_new_buckets() -> None:
+    """``\\xa0``/``\\x85`` around a valid key are 401s; ASCII spellings share the key's quota."""
+    app = demo(rate_limit=5)
+    spellings = ["demo-key", " demo-key", "demo-key\t", "demo-key\xa0", "\x85demo-key"] * 3
+    async with raw_client(app, headers={}) as client:
+        codes = []
+        for spelling in spellings:
+            value = b"GenieKey " + spelling.encode("latin-1")
+            response = await client.get("/v2/alerts", headers=[(b"authorization", value)])
+            codes.append(response.status_code)
+    assert codes.count(200) == 5
+    assert codes.count(401) == 6
+    assert codes.count(429) == 4
+
+
+async def test_failed_authentication_is_throttled_by_address() -> None:
+    """Past 10 failures a minute an address gets 429, not another 401 to guess with."""
+    async with raw_client(demo(), headers={}) as client:
+        codes = [
+            (
+                await client.get("/v2/alerts", headers={"Authorization": f"GenieKey guess-{n}"})
+            ).status_code
+            for n in range(700)
+        ]
+        valid = await client.get("/v2/alerts", headers=FULL)
+    assert codes.count(401) == 10
+    assert codes.count(429) == 690
+    assert valid.status_code == 200  # the right key still works: failures are not its quota
+
+
+async def test_request_statuses_are_owned_by_the_account() -> None:
+    """The read-only key of the same account reads a status the full key's write accepted."""
+    async with raw_client(demo()) as client:
+        accepted = await client.post("/v2/alerts", json={"message": "Disk full"})
+        request_id = accepted.json()["requestId"]
+        status = await poll_raw(client, request_id)
+        shared = await client.get(f"/v2/alerts/requests/{request_id}", headers=READONLY)
+    assert status["success"] is True
+    assert shared.status_code == 200

@@ -7,12 +7,11 @@ import pytest
 
 from opsgenie_envelope import (
     Forbidden,
-    NotFound,
     TooManyRequests,
     Unauthenticated,
     UnprocessableEntity,
 )
-from opsgenie_envelope.client import RetriesExhausted, Retry
+from opsgenie_envelope.client import NotFound, RetriesExhausted, Retry
 from tests.support.client_app import FakeTime
 from tests.support.demo_app import ADA, ALERT_IDS, READONLY, demo, library_client, poll
 
@@ -78,7 +77,6 @@ async def test_unknown_alert_raises_not_found() -> None:
         with pytest.raises(NotFound) as info:
             await client.get("/v2/alerts/nope")
     assert info.value.message == "Alert does not exist"
-    assert info.value.response is not None
     assert info.value.request_id == info.value.response.headers["x-request-id"]
 
 

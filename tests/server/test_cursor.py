@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from opsgenie_envelope import CursorPage, CursorPager, EnvelopeMiddleware
 from opsgenie_envelope.client import AsyncClient
-from opsgenie_envelope.fastapi import install
+from opsgenie_envelope.fastapi import install, query
 from tests.support.asgi import make_client
 from tests.support.openapi_check import assert_documented
 
@@ -35,7 +35,7 @@ def fastapi_app() -> FastAPI:
     install(app)
 
     @app.get("/notes")
-    async def notes(page: Annotated[CursorPage, Depends(PAGES.query)]) -> list[dict[str, str]]:
+    async def notes(page: Annotated[CursorPage, Depends(query(PAGES))]) -> list[dict[str, str]]:
         return page.select(NOTES, cursor=cursor)
 
     return app
@@ -115,6 +115,19 @@ async def test_links_keep_other_parameters_but_not_the_host() -> None:
         )
     first = response.json()["paging"]["first"]
     assert first == "/notes?identifierType=alias&order=desc&limit=3&direction=next"
+
+
+def test_a_path_starting_with_two_slashes_stays_on_the_host() -> None:
+    """A cursor link of ``//attacker.example/x`` is a path of this host, never that host."""
+    headers = [(b"host", b"api.example.com")]
+    scope = {
+        "type": "http",
+        "path": "//attacker.example/x",
+        "query_string": b"",
+        "headers": headers,
+    }
+    page = PAGES.parse(Request(scope))
+    assert page.links(None)["first"].startswith("/.//attacker.example/x?")
 
 
 async def test_long_queries_are_not_copied_into_links() -> None:

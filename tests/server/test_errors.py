@@ -36,6 +36,7 @@ SPEC_TABLE = [
     (406, None, "NotAcceptable", "Requested format is not supported"),
     (409, None, "Conflict", "ID or name conflicts with another entity"),
     (410, None, "Gone", "Feature is deprecated"),
+    (413, None, "ContentTooLarge", "Request body is too large"),
     (415, None, "UnsupportedMediaType", "Request body format is not supported"),
     (416, None, "RangeNotSatisfiable", "The given range is not supported"),
     (422, None, "UnprocessableEntity", "Request body is not processable. Please check the errors."),
@@ -166,6 +167,14 @@ def test_too_many_requests_keeps_rate_limit_headers_given() -> None:
 def test_repr_names_class_and_status() -> None:
     """The repr shows class, message and status."""
     assert repr(NotFound("x")) == "NotFound('x', status_code=404)"
+
+
+@pytest.mark.parametrize("name", ["request_id", "took", "response"])
+def test_server_errors_have_no_client_attributes(name: str) -> None:
+    """What the client reads (request ID, time, response) is no attribute of the server's tree."""
+    for cls in (ApiError, NotFound, TooManyRequests):
+        assert not hasattr(cls, name), cls
+        assert not hasattr(cls(), name), cls
 
 
 def test_unprocessable_body_fields_keep_opsgenie_wording() -> None:

@@ -21,6 +21,7 @@ import opsgenie_envelope
 from opsgenie_envelope import EnvelopeMiddleware, Expander, Expansion, NotFound
 from opsgenie_envelope._expand import split_expand
 from opsgenie_envelope._wire import MAX_EXPAND_LENGTH, MAX_EXPAND_NAMES
+from opsgenie_envelope.fastapi import query
 from tests.support.asgi import make_client
 
 pytestmark = pytest.mark.anyio
@@ -150,43 +151,43 @@ def starlette_app() -> Starlette:
 
 
 def fastapi_app() -> FastAPI:
-    """The expand routes in FastAPI: ``Depends(expander.query)`` gives an ``Expansion``."""
+    """The expand routes in FastAPI: ``Depends(query(expander))`` gives an ``Expansion``."""
     app = FastAPI()
     app.add_middleware(EnvelopeMiddleware)
 
     @app.get("/v2/alerts")
     async def list_alerts(
-        expansion: Annotated[Expansion, Depends(ALERT_EXPAND.query)],
+        expansion: Annotated[Expansion, Depends(query(ALERT_EXPAND))],
     ) -> list[dict[str, Any]]:
         return await expansion.apply(list(ALERTS.values()))
 
     @app.get("/v2/alerts/{alert_id}")
     async def get_alert(
-        alert_id: str, expansion: Annotated[Expansion, Depends(ALERT_EXPAND.query)]
+        alert_id: str, expansion: Annotated[Expansion, Depends(query(ALERT_EXPAND))]
     ) -> dict[str, Any]:
         return await expansion.apply(ALERTS[alert_id])
 
     @app.get("/v2/lenient/{alert_id}")
     async def get_lenient(
-        alert_id: str, expansion: Annotated[Expansion, Depends(LENIENT_EXPAND.query)]
+        alert_id: str, expansion: Annotated[Expansion, Depends(query(LENIENT_EXPAND))]
     ) -> dict[str, Any]:
         return await expansion.apply(ALERTS[alert_id])
 
     @app.get("/v2/fragile/{alert_id}")
     async def get_fragile(
-        alert_id: str, expansion: Annotated[Expansion, Depends(FRAGILE_EXPAND.query)]
+        alert_id: str, expansion: Annotated[Expansion, Depends(query(FRAGILE_EXPAND))]
     ) -> dict[str, Any]:
         return await expansion.apply(ALERTS[alert_id])
 
     @app.get("/v2/paired/{alert_id}")
     async def get_paired(
-        alert_id: str, expansion: Annotated[Expansion, Depends(PAIRED_EXPAND.query)]
+        alert_id: str, expansion: Annotated[Expansion, Depends(query(PAIRED_EXPAND))]
     ) -> dict[str, Any]:
         return await expansion.apply(ALERTS[alert_id])
 
     @app.get("/v2/limited")
     async def get_limited(
-        expansion: Annotated[Expansion, Depends(LIMITED_EXPAND.query)],
+        expansion: Annotated[Expansion, Depends(query(LIMITED_EXPAND))],
     ) -> list[dict[str, Any]]:
         return await expansion.apply(ROWS)
 

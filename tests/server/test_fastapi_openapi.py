@@ -31,7 +31,7 @@ from opsgenie_envelope import (
     set_message,
 )
 from opsgenie_envelope._openapi import ENVELOPE_KEY, ERRORS_KEY
-from opsgenie_envelope.fastapi import envelope, errors, install
+from opsgenie_envelope.fastapi import envelope, errors, install, query
 from tests.support.asgi import make_client
 from tests.support.openapi_check import assert_documented
 
@@ -66,7 +66,7 @@ async def load_owner(alert: dict[str, Any], request: Request) -> dict[str, str]:
 alert_expand = Expander({"owner": load_owner, "rotation": load_owner})
 
 
-async def pages(page: Annotated[Page, Depends(alert_pages.query)]) -> Page:
+async def pages(page: Annotated[Page, Depends(query(alert_pages))]) -> Page:
     """A dependency that reaches the pager through its own dependency."""
     return page
 
@@ -96,12 +96,12 @@ def documented_app(**options: Any) -> FastAPI:
         return ALERT
 
     @router.get("")
-    async def list_alerts(page: Annotated[Page, Depends(alert_pages.query)]) -> list[Alert]:
+    async def list_alerts(page: Annotated[Page, Depends(query(alert_pages))]) -> list[Alert]:
         return page.items([Alert(**ALERT)], total=1)
 
     @router.get("/{alert_id}/details")
     async def alert_details(
-        alert_id: str, expansion: Annotated[Expansion, Depends(alert_expand.query)]
+        alert_id: str, expansion: Annotated[Expansion, Depends(query(alert_expand))]
     ) -> dict[str, Any]:
         return await expansion.apply(ALERT)
 
@@ -266,6 +266,15 @@ async def test_wire_agrees_on_415() -> None:
     assert_documented(app.openapi(), "/v2/alerts", response)
 
 
+async def test_wire_agrees_on_413() -> None:
+    """A body over ``max_body_size`` answers the 413 the document describes."""
+    app = documented_app(max_body_size=16)
+    async with make_client(app) as client:
+        response = await client.post("/v2/alerts", json={"message": "x" * 100})
+    assert response.status_code == 413
+    assert_documented(app.openapi(), "/v2/alerts", response)
+
+
 async def test_wire_agrees_with_result_message_key() -> None:
     """With ``message_key="result"`` the 202 documents and sends ``result``."""
     app = documented_app(message_key="result")
@@ -407,7 +416,7 @@ def _parameters(operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_pager_dependency_documents_a_paged_route(doc: dict[str, Any]) -> None:
-    """``Depends(pager.query)`` alone documents the page, its headers, its 416 and parameters."""
+    """``Depends(query(pager))`` alone documents the page, its headers, its 416 and parameters."""
     operation = doc["paths"]["/v2/alerts"]["get"]
     ok = operation["responses"]["200"]
     properties = ok["content"]["application/json"]["schema"]["properties"]
@@ -434,7 +443,7 @@ def test_416_example_shows_the_pager_bounds(doc: dict[str, Any]) -> None:
 
 
 def test_expander_dependency_documents_an_expandable_route(doc: dict[str, Any]) -> None:
-    """``Depends(expander.query)`` alone documents ``expandable``, ``expand`` and its 400."""
+    """``Depends(query(expander))`` alone documents ``expandable``, ``expand`` and its 400."""
     operation = doc["paths"]["/v2/alerts/{alert_id}/details"]["get"]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["properties"]["expandable"]["items"]["enum"] == ["owner", "rotation"]
@@ -477,7 +486,7 @@ def test_nested_and_router_dependencies_are_found() -> None:
     install(app)
     router = APIRouter(prefix="/v2")
 
-    @router.get("/incidents", dependencies=[Depends(alert_expand.query)])
+    @router.get("/incidents", dependencies=[Depends(query(alert_expand))])
     async def list_incidents(page: Annotated[Page, Depends(pages)]) -> list[int]:
         return page.items([1, 2], total=2)
 
@@ -497,7 +506,7 @@ def test_routes_are_read_without_route_contexts(monkeypatch: pytest.MonkeyPatch)
     install(app)
 
     @app.get("/v2/alerts")
-    async def list_alerts(page: Annotated[Page, Depends(alert_pages.query)]) -> list[int]:
+    async def list_alerts(page: Annotated[Page, Depends(query(alert_pages))]) -> list[int]:
         return page.items([1], total=1)
 
     assert "416" in app.openapi()["paths"]["/v2/alerts"]["get"]["responses"]
@@ -507,7 +516,7 @@ def _expand_operation(expander: Expander) -> dict[str, Any]:
     """The documented ``GET /v2/alerts/{alert_id}`` of an app whose route uses ``expander``."""
     app = FastAPI()
     install(app)
-    expansion_dependency = Depends(expander.query)
+    expansion_dependency = Depends(query(expander))
 
     @app.get("/v2/alerts/{alert_id}")
     async def get_alert(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 
 from opsgenie_envelope import BadRequest, ClientError, InternalServerError, NotFound, ServerError
@@ -10,8 +11,11 @@ from opsgenie_envelope._framework import (
     MAX_MESSAGE,
     error_from_exception,
     error_from_response,
+    field_path,
     validation_errors,
 )
+from opsgenie_envelope.fastapi import install
+from tests.support.asgi import make_client
 
 
 def test_validation_errors_strip_location_and_drop_input() -> None:
@@ -159,3 +163,43 @@ def test_unexpected_exception_hides_text() -> None:
 def test_error_from_response_keeps_status(status: int) -> None:
     """The rendered status is the response's status."""
     assert error_from_response(status, b"", b"text/html").status_code == status
+
+
+def test_field_path_replaces_parts_that_are_not_names() -> None:
+    """Client-chosen keys become the placeholder; names and list indices stay."""
+    assert field_path(["details", "<img src=x onerror=alert(1)>", 0]) == "details.*.0"
+    assert field_path(["tags", 3]) == "tags.3"
+    assert field_path(["a" * 65]) == "*"
+
+
+def test_field_path_is_bounded_in_depth() -> None:
+    """Parts past the depth bound collapse into one placeholder."""
+    path = field_path([f"level{n}" for n in range(50)])
+    assert path.split(".") == [f"level{n}" for n in range(8)] + ["*"]
+
+
+def test_validation_errors_list_a_bounded_number_of_fields() -> None:
+    """Thousands of failing fields give at most MAX_FIELDS entries."""
+    items = [{"type": "x", "loc": ["body", f"f{n}"], "msg": "bad"} for n in range(5000)]
+    _, located = validation_errors(items)
+    assert len(located["body"]) == 100
+
+
+@pytest.mark.anyio
+async def test_fastapi_422_never_echoes_a_client_chosen_key() -> None:
+    """A 5 KB HTML key in a JSON body is not echoed by the 422 (through a real ASGI call)."""
+    app = FastAPI()
+
+    @app.post("/alerts")
+    async def create(details: dict[str, int]) -> dict[str, int]:
+        return details
+
+    install(app)
+    hostile = "<img src=x onerror=alert(1)>" + "x" * 5000
+    async with make_client(app) as client:
+        response = await client.post("/alerts", json={hostile: "not a number"})
+    assert response.status_code == 422
+    assert "<img" not in response.text
+    assert response.json()["errors"] == {
+        "*": "Input should be a valid integer, unable to parse string as an integer"
+    }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import mypy.api
 import pytest
 
+import opsgenie_envelope
 from opsgenie_envelope import (
     BadRequest,
     Conflict,
@@ -145,6 +148,13 @@ def test_paged_documents_paging_total_count_and_headers() -> None:
     assert set(properties["paging"]["properties"]) == {"first", "prev", "next", "last"}
     headers = operation["responses"]["200"]["headers"]
     assert {"X-Paging-First", "X-Paging-Prev", "X-Paging-Next", "X-Paging-Last"} <= set(headers)
+
+
+def test_paging_links_are_documented_as_uri_references() -> None:
+    """Links may be relative (no ``base_url``): each is a ``uri-reference``."""
+    operation = _rewrite(_ok() | {ENVELOPE_KEY: {"paged": True}})
+    links = _schema(operation, "200")["properties"]["paging"]["properties"]
+    assert {link["format"] for link in links.values()} == {"uri-reference"}
 
 
 def test_envelope_paged_adds_no_parameters() -> None:
@@ -353,6 +363,13 @@ def test_415_with_enforcement_on_body_methods(method: str, documented: bool) -> 
     assert ("415" in responses) is documented
 
 
+@pytest.mark.parametrize(("method", "documented"), [("post", True), ("get", False)])
+def test_413_on_body_methods(method: str, documented: bool) -> None:
+    """``max_body_size`` (on by default) documents 413 on POST/PUT/PATCH; off, nowhere."""
+    assert ("413" in _rewrite(_ok(), method)["responses"]) is documented
+    assert "413" not in _rewrite(_ok(), method, max_body_size=None)["responses"]
+
+
 def test_415_is_not_documented_without_enforcement() -> None:
     """Enforcement is off by default: no 415."""
     assert "415" not in _rewrite(_ok(), "post")["responses"]
@@ -458,3 +475,45 @@ def test_describe_error_of_an_app_error() -> None:
         "message": "Alert is locked by another operation",
         "code": 40901,
     }
+
+
+DECLARED = """
+from opsgenie_envelope import NotFound, QueryParameter
+from opsgenie_envelope._openapi import Declaration, EnvelopeKeys, describe_error
+
+declared = Declaration({paged}=True, errors=(describe_error(NotFound, "gone"),))
+keys: EnvelopeKeys = {{"{paged}": True, "expandable": ["owner"]}}
+code = describe_error(NotFound)["{code}"]
+limit = QueryParameter("limit", "integer", {maximum}=100)
+"""
+
+
+def _mypy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **spelling: str) -> tuple[str, int]:
+    """Type-check :data:`DECLARED` with the given spellings under ``mypy --strict``."""
+    monkeypatch.setenv("MYPYPATH", str(Path(opsgenie_envelope.__file__).parents[1]))
+    (tmp_path / "mypy.ini").write_text("[mypy]\n", encoding="utf-8")
+    source = tmp_path / "declared.py"
+    source.write_text(DECLARED.format(**spelling), encoding="utf-8")
+    report, _, status = mypy.api.run(
+        [
+            str(source),
+            "--strict",
+            "--config-file",
+            str(tmp_path / "mypy.ini"),
+            "--cache-dir",
+            str(tmp_path.parent / "mypy-cache"),
+        ]
+    )
+    return report, status
+
+
+def test_declarations_are_type_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Declarations spelt right pass ``mypy --strict``; each misspelt key is an error."""
+    report, status = _mypy(tmp_path, monkeypatch, paged="paged", code="code", maximum="maximum")
+    assert status == 0, report
+    report, status = _mypy(tmp_path, monkeypatch, paged="pagd", code="cod", maximum="maxmum")
+    assert status == 1
+    assert 'Unexpected keyword argument "pagd" for "Declaration"' in report
+    assert 'Extra key "pagd" for TypedDict "EnvelopeKeys"' in report
+    assert 'TypedDict "ErrorDescription" has no key "cod"' in report
+    assert 'Unexpected keyword argument "maxmum" for "QueryParameter"' in report

@@ -20,7 +20,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import opsgenie_envelope
 from opsgenie_envelope import EnvelopeMiddleware, Expander, Expansion, Page, Pager, paged
-from opsgenie_envelope._paging import paging_links
+from opsgenie_envelope._paging import MAX_LINK_LENGTH, paging_links
+from opsgenie_envelope.fastapi import query
 from tests.support.asgi import make_client
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.anyio
 ITEMS: list[dict[str, Any]] = [{"n": n, "name": f"item-{44 - n:02d}"} for n in range(45)]
 ITEM_PAGES = Pager(sort_fields=["n", "name"], max_offset=1000)
 FREE_PAGES = Pager()
+PUBLIC_PAGES = Pager(base_url="https://api.example.com/opsgenie/")
 
 
 async def load_double(item: dict[str, Any], request: Request) -> int:
@@ -91,8 +93,13 @@ def starlette_app() -> ASGIApp:
         rows = await ITEM_EXPAND.apply(request, rows_of(page))
         return page.response(rows, total=len(ITEMS))
 
+    async def public(request: Request) -> Response:
+        page = PUBLIC_PAGES.parse(request)
+        return page.response(rows_of(page), total=len(ITEMS))
+
     routes = [
         Route("/v2/items", items),
+        Route("/v2/public", public),
         Route("/v2/feed", feed),
         Route("/v2/params", params),
         Route("/v2/free-params", free_params),
@@ -104,24 +111,28 @@ def starlette_app() -> ASGIApp:
 
 
 def fastapi_app() -> FastAPI:
-    """The list routes in FastAPI: ``Depends(pager.query)`` and ``page.items(...)``."""
+    """The list routes in FastAPI: ``Depends(query(pager))`` and ``page.items(...)``."""
     app = FastAPI()
     app.add_middleware(EnvelopeMiddleware)
 
     @app.get("/v2/items")
-    async def items(page: Annotated[Page, Depends(ITEM_PAGES.query)]) -> list[dict[str, Any]]:
+    async def items(page: Annotated[Page, Depends(query(ITEM_PAGES))]) -> list[dict[str, Any]]:
+        return page.items(rows_of(page), total=len(ITEMS))
+
+    @app.get("/v2/public")
+    async def public(page: Annotated[Page, Depends(query(PUBLIC_PAGES))]) -> list[dict[str, Any]]:
         return page.items(rows_of(page), total=len(ITEMS))
 
     @app.get("/v2/feed")
-    async def feed(page: Annotated[Page, Depends(ITEM_PAGES.query)]) -> list[dict[str, Any]]:
+    async def feed(page: Annotated[Page, Depends(query(ITEM_PAGES))]) -> list[dict[str, Any]]:
         return page.items(rows_of(page))
 
     @app.get("/v2/params")
-    async def params(page: Annotated[Page, Depends(ITEM_PAGES.query)]) -> dict[str, Any]:
+    async def params(page: Annotated[Page, Depends(query(ITEM_PAGES))]) -> dict[str, Any]:
         return params_of(page)
 
     @app.get("/v2/free-params")
-    async def free_params(page: Annotated[Page, Depends(FREE_PAGES.query)]) -> dict[str, Any]:
+    async def free_params(page: Annotated[Page, Depends(query(FREE_PAGES))]) -> dict[str, Any]:
         return params_of(page)
 
     @app.get("/v2/helper")
@@ -131,13 +142,13 @@ def fastapi_app() -> FastAPI:
         )
 
     @app.get("/v2/dated")
-    async def dated(page: Annotated[Page, Depends(FREE_PAGES.query)]) -> Response:
+    async def dated(page: Annotated[Page, Depends(query(FREE_PAGES))]) -> Response:
         return page.response(DATED, response_class=OrjsonResponse)
 
     @app.get("/v2/expanded")
     async def expanded(
-        page: Annotated[Page, Depends(ITEM_PAGES.query)],
-        expansion: Annotated[Expansion, Depends(ITEM_EXPAND.query)],
+        page: Annotated[Page, Depends(query(ITEM_PAGES))],
+        expansion: Annotated[Expansion, Depends(query(ITEM_EXPAND))],
     ) -> list[dict[str, Any]]:
         return page.items(await expansion.apply(rows_of(page)), total=len(ITEMS))
 
@@ -157,7 +168,7 @@ async def client(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-BASE = "http://testserver/v2/items"
+BASE = "/v2/items"
 
 
 # --- the list envelope --------------------------------------------------------------------
@@ -173,8 +184,8 @@ async def test_list_answer_carries_data_paging_and_total(client: httpx.AsyncClie
     assert body["totalCount"] == 45
 
 
-async def test_paging_links_are_absolute_urls(client: httpx.AsyncClient) -> None:
-    """``first``/``prev``/``next``/``last`` are absolute URLs with offset and limit set."""
+async def test_paging_links_are_relative(client: httpx.AsyncClient) -> None:
+    """``first``/``prev``/``next``/``last`` are the path and query, with offset and limit set."""
     response = await client.get("/v2/items?offset=20&limit=10")
     assert response.json()["paging"] == {
         "first": f"{BASE}?offset=0&limit=10",
@@ -247,8 +258,8 @@ async def test_paged_helper_answers_a_list_envelope(client: httpx.AsyncClient) -
     body = response.json()
     assert body["data"] == ITEMS[5:8]
     assert body["totalCount"] == 45
-    assert body["paging"]["prev"] == "http://testserver/v2/helper?q=x&offset=2&limit=3"
-    assert response.headers["x-paging-next"] == "http://testserver/v2/helper?q=x&offset=8&limit=3"
+    assert body["paging"]["prev"] == "/v2/helper?q=x&offset=2&limit=3"
+    assert response.headers["x-paging-next"] == "/v2/helper?q=x&offset=8&limit=3"
     assert response.headers["x-list"] == "items"
 
 
@@ -357,29 +368,148 @@ async def test_free_sort_accepts_field_names_only(client: httpx.AsyncClient) -> 
     assert list(refused.json()["errors"]) == ["sort"]
 
 
+# --- links: never from Host, bounded, from a base URL ---------------------------------------
+
+
+def _link_headers(response: httpx.Response) -> dict[str, str]:
+    """The ``X-Paging-*`` headers of an answer."""
+    return {k: v for k, v in response.headers.items() if k.startswith("x-paging-")}
+
+
+async def test_forged_host_never_reaches_the_links(client: httpx.AsyncClient) -> None:
+    """``Host: attacker.example`` appears in no link, in the body or the headers."""
+    response = await client.get(
+        "/v2/items?offset=10&limit=10", headers={"host": "attacker.example"}
+    )
+    links = [*response.json()["paging"].values(), *_link_headers(response).values()]
+    assert len(links) == 8
+    assert not any("attacker" in link for link in links)
+    assert all(link.startswith("/v2/items?") for link in links)
+
+
+async def test_huge_query_gives_no_links(client: httpx.AsyncClient) -> None:
+    """A 15 KB query gets no ``paging`` and no ``X-Paging-*``: the headers stay small."""
+    response = await client.get("/v2/items", params={"query": "x" * 15_000, "limit": "10"})
+    body = response.json()
+    assert response.status_code == 200
+    assert "paging" not in body
+    assert body["totalCount"] == 45
+    assert _link_headers(response) == {}
+    assert sum(len(name) + len(value) for name, value in response.headers.items()) < 1024
+
+
+async def test_query_at_the_bound_keeps_its_links(client: httpx.AsyncClient) -> None:
+    """A query just within ``MAX_LINK_LENGTH`` keeps every link, each of a bounded size."""
+    kept = MAX_LINK_LENGTH - len("/v2/items") - len("query=")
+    response = await client.get("/v2/items", params={"query": "x" * kept, "limit": "10"})
+    links = _link_headers(response)
+    assert set(links) == {"x-paging-first", "x-paging-next", "x-paging-last"}
+    assert all(
+        len(link) <= MAX_LINK_LENGTH + len("?&offset=40&limit=10") for link in links.values()
+    )
+
+
+async def test_nameless_and_paging_duplicates_are_dropped(client: httpx.AsyncClient) -> None:
+    """Parameters without a name, and repeated ``offset``/``limit`` (the last read), go once."""
+    response = await client.get("/v2/items?=x&a=1&offset=5&limit=5&offset=9&limit=7&&b")
+    assert response.json()["paging"]["next"] == "/v2/items?a=1&offset=16&limit=7&b="
+
+
+async def test_base_url_makes_links_absolute(client: httpx.AsyncClient) -> None:
+    """``Pager(base_url=...)`` links start with that URL (prefix kept), whatever the Host."""
+    response = await client.get("/v2/public?limit=10", headers={"host": "attacker.example"})
+    assert response.json()["paging"]["next"] == (
+        "https://api.example.com/opsgenie/v2/public?offset=10&limit=10"
+    )
+    assert response.headers["x-paging-last"] == (
+        "https://api.example.com/opsgenie/v2/public?offset=40&limit=10"
+    )
+
+
+async def test_paged_takes_a_base_url() -> None:
+    """``paged(..., base_url=...)`` builds absolute links from it."""
+
+    async def listing(request: Request) -> Response:
+        return paged(request, [1, 2], offset=0, limit=2, base_url="https://api.example.com")
+
+    app = Starlette(routes=[Route("/v2/x", listing)], middleware=[Middleware(EnvelopeMiddleware)])
+    async with make_client(app) as client:
+        response = await client.get("/v2/x?a=1")
+    assert response.headers["x-paging-next"] == "https://api.example.com/v2/x?a=1&offset=2&limit=2"
+
+
+def test_links_are_header_safe_for_any_path() -> None:
+    """A decoded path with spaces, quotes or non-ASCII becomes printable ASCII in links."""
+    scope = {"type": "http", "path": '/v2/a b"<ä>', "query_string": b"q=%0D%0A", "headers": []}
+    links = paging_links(Request(scope).url, offset=0, limit=5, count=5)
+    assert links["next"] == "/v2/a%20b%22%3C%C3%A4%3E?q=%0D%0A&offset=5&limit=5"
+
+
+def test_a_path_starting_with_two_slashes_stays_on_the_host() -> None:
+    """``GET //attacker.example/x`` links to a path of this host, never to that one."""
+    headers = [(b"host", b"api.example.com")]
+    scope = {
+        "type": "http",
+        "path": "//attacker.example/x",
+        "query_string": b"",
+        "headers": headers,
+    }
+    links = paging_links(Request(scope).url, offset=0, limit=5, count=5)
+    assert links["next"] == "/.//attacker.example/x?offset=5&limit=5"
+    resolved = httpx.URL("https://api.example.com/v2/x").join(links["next"])
+    assert (resolved.host, resolved.path) == ("api.example.com", "//attacker.example/x")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "error"),
+    [
+        pytest.param(b"https://h", TypeError, id="bytes"),
+        pytest.param("api.example.com", ValueError, id="no-scheme"),
+        pytest.param("ftp://api.example.com", ValueError, id="not-http"),
+        pytest.param("https://", ValueError, id="no-host"),
+        pytest.param("https://api.example.com/?a=1", ValueError, id="query"),
+        pytest.param("https://api.example.com/#top", ValueError, id="fragment"),
+        pytest.param("https://user:pw@api.example.com", ValueError, id="credentials"),
+        pytest.param("https://api.example.com/älerts", ValueError, id="not-ascii"),
+        pytest.param("https://api.example.com/a b", ValueError, id="space"),
+        pytest.param("https://api.example.com/\r\n", ValueError, id="control"),
+    ],
+)
+def test_bad_base_url_is_refused(base_url: Any, error: type[Exception]) -> None:
+    """A base URL that is not an absolute http(s) URL fails when the pager is built."""
+    with pytest.raises(error, match="base_url"):
+        Pager(base_url=base_url)
+
+
+def test_base_url_loses_its_trailing_slash() -> None:
+    """``https://h/`` and ``https://h`` give the same links."""
+    assert PUBLIC_PAGES.base_url == "https://api.example.com/opsgenie"
+
+
 # --- behind a proxy -----------------------------------------------------------------------
 
 
-async def test_links_follow_a_trusted_proxy(app: ASGIApp) -> None:
-    """Behind uvicorn's proxy-headers support, links use the forwarded scheme and the host."""
+async def test_links_behind_a_proxy_resolve_against_the_forwarded_url(app: ASGIApp) -> None:
+    """Behind uvicorn's proxy-headers support, relative links resolve to the public URL."""
     proxied = ProxyHeadersMiddleware(app, trusted_hosts="127.0.0.1")  # type: ignore[arg-type]
     async with make_client(proxied) as client:  # type: ignore[arg-type]
         response = await client.get(
-            "/v2/items?limit=10",
+            "https://api.example.com/v2/items?limit=10",
             headers={"host": "api.example.com", "x-forwarded-proto": "https"},
         )
-    assert response.json()["paging"]["next"] == (
+    next_link = response.json()["paging"]["next"]
+    assert next_link == "/v2/items?offset=10&limit=10"
+    assert str(response.request.url.join(next_link)) == (
         "https://api.example.com/v2/items?offset=10&limit=10"
     )
-    assert response.headers["x-paging-first"].startswith("https://api.example.com/v2/items?")
 
 
 async def test_untrusted_proxy_headers_are_ignored(app: ASGIApp) -> None:
-    """A forwarded scheme from a host that is not trusted does not change the links."""
+    """A forwarded scheme from a host that is not trusted never reaches the links."""
     proxied = ProxyHeadersMiddleware(app, trusted_hosts="10.0.0.1")  # type: ignore[arg-type]
     async with make_client(proxied) as client:  # type: ignore[arg-type]
         response = await client.get("/v2/items?limit=10", headers={"x-forwarded-proto": "https"})
-    assert response.json()["paging"]["next"].startswith("http://testserver/")
+    assert response.json()["paging"]["next"].startswith("/v2/items?")
 
 
 # --- FastAPI's OpenAPI --------------------------------------------------------------------
@@ -408,7 +538,9 @@ def test_openapi_documents_paging_parameters() -> None:
 
 def test_paging_links_of_a_middle_page() -> None:
     """A middle page links to all four neighbours."""
-    links = paging_links("https://h/x?a=1", offset=20, limit=10, count=10, total=35)
+    links = paging_links(
+        "https://h/x?a=1", offset=20, limit=10, count=10, total=35, base_url="https://h"
+    )
     assert links == {
         "first": "https://h/x?a=1&offset=0&limit=10",
         "prev": "https://h/x?a=1&offset=10&limit=10",
@@ -419,7 +551,7 @@ def test_paging_links_of_a_middle_page() -> None:
 
 def test_paging_links_of_an_empty_list() -> None:
     """With a total of zero, ``first`` and ``last`` are the same, and nothing else."""
-    links = paging_links("https://h/x", offset=0, limit=10, count=0, total=0)
+    links = paging_links("https://h/x", offset=0, limit=10, count=0, total=0, base_url="https://h")
     assert links == {
         "first": "https://h/x?offset=0&limit=10",
         "last": "https://h/x?offset=0&limit=10",
@@ -428,13 +560,13 @@ def test_paging_links_of_an_empty_list() -> None:
 
 def test_paging_links_prev_of_an_unaligned_offset_starts_at_zero() -> None:
     """An offset smaller than ``limit`` has ``prev`` at offset 0, never negative."""
-    links = paging_links("https://h/x", offset=3, limit=10, count=10)
+    links = paging_links("https://h/x", offset=3, limit=10, count=10, base_url="https://h")
     assert links["prev"] == "https://h/x?offset=0&limit=10"
 
 
 def test_paging_links_are_ascii_for_headers() -> None:
     """A non-ASCII path is percent-encoded, so the links fit in response headers."""
-    links = paging_links("https://h/älerts?q=ü", offset=0, limit=5, count=5)
+    links = paging_links("https://h/älerts?q=ü", offset=0, limit=5, count=5, base_url="https://h")
     assert links["next"] == "https://h/%C3%A4lerts?q=%C3%BC&offset=5&limit=5"
 
 

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 
 import opsgenie_envelope
-from opsgenie_envelope import ratelimit, request_status
+from opsgenie_envelope import client, ratelimit, request_status
 
 DEPRECATED_MODULES = {"opsgenie_envelope.requests"}
 """Old import paths that warn on import; tested on their own below."""
@@ -52,7 +52,7 @@ def test_errors_read_as_public_names() -> None:
         for value in vars(opsgenie_envelope).values()
         if isinstance(value, type) and issubclass(value, opsgenie_envelope.ApiError)
     ]
-    assert len(errors) == 21
+    assert len(errors) == 22
     assert all(cls.__module__ == "opsgenie_envelope" for cls in errors)
     try:
         raise opsgenie_envelope.NotFound("Alert does not exist")
@@ -62,15 +62,14 @@ def test_errors_read_as_public_names() -> None:
 
 
 def test_client_errors_read_as_public_names() -> None:
-    """The client's own errors read as ``opsgenie_envelope.client.<Name>``."""
-    from opsgenie_envelope import client
-
-    for cls in (
-        client.NotAnEnvelope,
-        client.PagingError,
-        client.RequestFailed,
-        client.RetriesExhausted,
-    ):
+    """Every error the client exports reads as ``opsgenie_envelope.client.<Name>``."""
+    errors = [
+        value
+        for value in vars(client).values()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    ]
+    assert len(errors) == 26  # the root, its own three failures, the twins of the 22
+    for cls in errors:
         assert f"{cls.__module__}.{cls.__qualname__}" == f"opsgenie_envelope.client.{cls.__name__}"
 
 
@@ -91,9 +90,9 @@ def test_private_modules_export_what_they_define() -> None:
             assert hasattr(module, name), f"{info.name}.__all__ names {name}"
 
 
-@pytest.mark.parametrize("module", [ratelimit, request_status], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [client, ratelimit, request_status], ids=lambda m: m.__name__)
 def test_subpackages_export_what_they_define(module: ModuleType) -> None:
-    """``ratelimit`` and ``request_status``: ``__all__`` is complete (ruff keeps it sorted), documented."""
+    """``client``, ``ratelimit``, ``request_status``: ``__all__`` is complete (ruff keeps it sorted), documented."""
     public = {
         name
         for name, value in vars(module).items()

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import anyio
 import pytest
 from fastapi import Depends, FastAPI
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from opsgenie_envelope import EnvelopeMiddleware
+from opsgenie_envelope import EnvelopeMiddleware, TooManyRequests, set_caller
 from opsgenie_envelope.fastapi import install, rate_limited
 from opsgenie_envelope.ratelimit import (
+    BoundedMemoryStorage,
     RateLimit,
     RateLimitMiddleware,
     by_api_key,
@@ -24,6 +29,8 @@ from opsgenie_envelope.ratelimit import (
 from tests.support.asgi import call_asgi, make_client, make_scope
 from tests.support.openapi_check import assert_documented
 from tests.support.stateful import (
+    alerts_endpoint,
+    authenticated_fastapi,
     key,
     limited_fastapi,
     limited_starlette,
@@ -34,6 +41,7 @@ from tests.support.stateful import (
 pytestmark = pytest.mark.anyio
 
 ALICE, BOB = key("alice-key"), key("bob-key")
+KEYS = {"alice-key": "alice", "bob-key": "bob", "s3cret-api-key": "s3cret-api-key"}
 
 
 async def test_dependency_answers_opsgenie_429_over_the_limit() -> None:
@@ -181,8 +189,8 @@ async def test_every_limit_of_several_applies() -> None:
 
 
 async def test_each_api_key_has_its_own_count() -> None:
-    """Alice's full window does not throttle Bob."""
-    async with make_client(limited_fastapi(RateLimit("1/minute"))) as client:
+    """Alice's full window does not throttle Bob, once the app authenticated each."""
+    async with make_client(authenticated_fastapi(RateLimit("1/minute"), KEYS)) as client:
         await client.get("/alerts", headers=ALICE)
         alice = await client.get("/alerts", headers=ALICE)
         bob = await client.get("/alerts", headers=BOB)
@@ -190,12 +198,23 @@ async def test_each_api_key_has_its_own_count() -> None:
 
 
 async def test_requests_without_a_key_count_by_address() -> None:
-    """Without a GenieKey, requests count against the client address, and are limited too."""
-    async with make_client(limited_fastapi(RateLimit("1/minute"))) as client:
+    """Without a verified caller, requests count against the client address, keys or not."""
+    async with make_client(limited_fastapi(RateLimit("2/minute"))) as client:
         await client.get("/alerts")
         anonymous = await client.get("/alerts", headers={"Authorization": "Bearer x"})
         keyed = await client.get("/alerts", headers=ALICE)
-    assert (anonymous.status_code, keyed.status_code) == (429, 200)
+    assert (anonymous.status_code, keyed.status_code) == (200, 429)
+
+
+async def test_random_unverified_keys_share_the_address_bucket() -> None:
+    """A fresh made-up GenieKey per request is no fresh bucket: the address is throttled."""
+    async with make_client(limited_fastapi(RateLimit("5/minute"))) as client:
+        codes = [
+            (await client.get("/alerts", headers=key(f"made-up-{n}"))).status_code
+            for n in range(50)
+        ]
+    assert codes.count(200) == 5
+    assert codes.count(429) == 45
 
 
 async def test_address_key_reports_ip_address() -> None:
@@ -242,7 +261,8 @@ async def test_key_function_returning_a_non_string_is_a_500_without_details() ->
 async def test_storage_keys_hold_a_digest_of_the_api_key() -> None:
     """The API key reaches the storage only as its digest."""
     limit = RateLimit("5/minute", name="keys")
-    async with make_client(limited_fastapi(limit), headers=key("s3cret-api-key")) as client:
+    app = authenticated_fastapi(limit, KEYS)
+    async with make_client(app, headers=key("s3cret-api-key")) as client:
         await client.get("/alerts")
     stored = " ".join(limit.storage.storage)  # type: ignore[attr-defined]  # MemoryStorage's Counter
     assert "s3cret" not in stored
@@ -257,9 +277,11 @@ def test_digest_is_stable_one_way_and_short() -> None:
 
 
 def test_key_functions_read_the_scope() -> None:
-    """``by_api_key`` reads ``GenieKey`` case-insensitively; ``by_client_address`` the client."""
+    """``by_api_key`` reads the caller the app set, else the address; ``by_client_address``."""
     scope = make_scope(headers=[(b"authorization", b"geniekey  k1 ")])
-    assert by_api_key(HTTPConnection(scope)) == f"key:{digest('k1')}"
+    assert by_api_key(HTTPConnection(scope)) == "ip:127.0.0.1"
+    set_caller(HTTPConnection(scope), "account-1")
+    assert by_api_key(HTTPConnection(scope)) == f"key:{digest('account-1')}"
     assert by_client_address(HTTPConnection(scope)) == "ip:127.0.0.1"
     assert by_client_address(HTTPConnection({**scope, "client": None})) == "ip:unknown"
 
@@ -346,3 +368,62 @@ async def test_redis_urls_make_a_redis_storage(url: str) -> None:
     limit = RateLimit("1/minute", storage=url)
     assert type(limit.storage).__name__ == "RedisStorage"
     await limit.aclose()
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("2001:db8:1:2:aaaa::1", "ip6:20010db800010002"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "ip6:20010db800010002"),
+        ("::ffff:192.0.2.7", "ip:192.0.2.7"),
+        ("192.0.2.7", "ip:192.0.2.7"),
+    ],
+)
+def test_ipv6_clients_count_by_their_64(host: str, expected: str) -> None:
+    """Every address of one IPv6 /64 is one client; a mapped IPv4 is its IPv4 address."""
+    scope = {**make_scope(), "client": (host, 1234)}
+    assert by_client_address(HTTPConnection(scope)) == expected
+
+
+async def test_trailing_slash_replay_is_counted_once() -> None:
+    """A request served again at its other path (ignore_trailing_slash) uses one hit, not two."""
+    app = Starlette(
+        routes=[Route("/alerts", alerts_endpoint)],
+        middleware=[
+            Middleware(EnvelopeMiddleware, ignore_trailing_slash=True),
+            Middleware(RateLimitMiddleware, limit="2/minute", key="address"),
+        ],
+    )
+    async with make_client(app) as client:
+        codes = [(await client.get("/alerts/")).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+async def test_memory_storage_is_bounded() -> None:
+    """``memory://`` holds at most max_keys keys, however many distinct clients come."""
+    limit = RateLimit("5/minute", key=by_client_address, storage_options={"max_keys": 100})
+    for n in range(1000):
+        scope = {**make_scope(), "client": (f"10.0.{n // 256}.{n % 256}", 1)}
+        await limit.check(HTTPConnection(scope))
+    assert isinstance(limit.storage, BoundedMemoryStorage)
+    assert len(limit.storage) == 100
+
+
+async def test_memory_storage_never_walks_every_key() -> None:
+    """No hit starts limits' walk over all keys: the per-hit upkeep does not grow with keys."""
+    limit = RateLimit("5/minute", key=by_client_address)
+    for n in range(300):
+        await limit.hit(f"made-up-{n}")
+    assert isinstance(limit.storage, BoundedMemoryStorage)
+    assert limit.storage.timer is None
+
+
+async def test_memory_storage_moving_window_keeps_at_most_the_limit() -> None:
+    """A busy moving-window key keeps no more entries than its limit reads."""
+    limit = RateLimit("3/minute", strategy="moving-window")
+    for _ in range(10):
+        with pytest.raises(TooManyRequests) if _ >= 3 else contextlib.nullcontext():
+            await limit.hit("busy")
+    assert isinstance(limit.storage, BoundedMemoryStorage)
+    (window,) = limit.storage.events.values()
+    assert len(window) == 3

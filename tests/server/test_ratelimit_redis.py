@@ -17,11 +17,17 @@ from limits.storage import storage_from_string
 from opsgenie_envelope.ratelimit import RateLimit, digest
 from tests.support.asgi import make_client
 from tests.support.redis_server import RedisServer
-from tests.support.stateful import key, limited_fastapi, limited_starlette, throttle_headers
+from tests.support.stateful import (
+    authenticated_fastapi,
+    key,
+    limited_fastapi,
+    throttle_headers,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
 ALICE = key("alice-key")
+KEYS = {"alice-key": "alice", "bob-key": "bob", "s3cret-api-key": "s3cret-api-key"}
 
 
 MakeLimit = Callable[..., RateLimit]
@@ -44,9 +50,9 @@ async def on_redis() -> AsyncIterator[MakeLimit]:
 async def test_two_app_instances_share_one_limit(
     on_redis: MakeLimit, redis_url: str, redis_prefix: str
 ) -> None:
-    """Two apps (two processes' worth) on one Redis count one limit together."""
-    first = limited_fastapi(on_redis(redis_url, redis_prefix))
-    second = limited_starlette(on_redis(redis_url, redis_prefix))
+    """Two apps (two processes' worth) on one Redis count one limit together, per caller."""
+    first = authenticated_fastapi(on_redis(redis_url, redis_prefix), KEYS)
+    second = authenticated_fastapi(on_redis(redis_url, redis_prefix), KEYS)
     async with (
         make_client(first, headers=ALICE) as one,
         make_client(second, headers=ALICE) as two,
@@ -77,9 +83,10 @@ async def test_moving_window_on_redis(
 async def test_redis_keys_hold_no_raw_api_key(
     on_redis: MakeLimit, redis_url: str, redis_prefix: str
 ) -> None:
-    """What Redis stores names the key's digest, never the key."""
+    """What Redis stores names the verified caller's digest, never the key."""
     limit = on_redis(redis_url, redis_prefix)
-    async with make_client(limited_fastapi(limit), headers=key("s3cret-api-key")) as client:
+    app = authenticated_fastapi(limit, KEYS)
+    async with make_client(app, headers=key("s3cret-api-key")) as client:
         await client.get("/alerts")
     server = redis.Redis.from_url(redis_url)
     try:

@@ -5,9 +5,16 @@ from __future__ import annotations
 import re
 import uuid
 
+import orjson
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from opsgenie_envelope import is_valid_request_id, uuid4_hex
+from opsgenie_envelope import EnvelopeMiddleware, is_valid_request_id, uuid4_hex
+from tests.support.asgi import call_asgi, make_client
 
 
 def test_uuid4_hex_is_a_lowercase_uuid4() -> None:
@@ -61,3 +68,77 @@ def test_allowlist_pattern_is_anchored() -> None:
     """A trailing newline does not sneak past the pattern."""
     assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", "abc\n") is None
     assert not is_valid_request_id("abc\n")
+
+
+# -- a validator only narrows the allowlist ---------------------------------------------------
+
+SPLICE = 'x","data":{"admin":true},"z":"'
+
+
+def _trusting_everything() -> Starlette:
+    async def alert(request: Request) -> JSONResponse:
+        return JSONResponse({"id": "1"})
+
+    return Starlette(
+        routes=[Route("/alert", alert)],
+        middleware=[
+            Middleware(EnvelopeMiddleware, trust_incoming_id=True, validator=lambda _: True)
+        ],
+    )
+
+
+@pytest.mark.anyio
+async def test_permissive_validator_cannot_splice_json() -> None:
+    """An ID a validator accepts but the allowlist refuses is replaced, never spliced."""
+    async with make_client(_trusting_everything()) as client:
+        response = await client.get("/alert", headers={"X-Request-ID": SPLICE})
+    body = orjson.loads(response.content)
+    assert "admin" not in str(body)
+    assert body["requestId"] == response.headers["x-request-id"] != SPLICE
+    assert uuid.UUID(body["requestId"]).version == 4
+
+
+@pytest.mark.anyio
+async def test_non_ascii_id_is_replaced_not_a_crash() -> None:
+    """A non-ASCII incoming ID gets a fresh ID and an envelope (no UnicodeEncodeError)."""
+    sent = await call_asgi(
+        _trusting_everything(), "/alert", headers=[(b"x-request-id", "café-ß".encode())]
+    )
+    assert sent[0]["status"] == 200
+    body = orjson.loads(sent[1]["body"])
+    assert uuid.UUID(body["requestId"]).version == 4
+
+
+@pytest.mark.anyio
+async def test_raising_validator_refuses_the_id() -> None:
+    """A validator that raises refuses the ID; the request is still served."""
+
+    def broken(value: str) -> bool:
+        raise RuntimeError("boom")
+
+    app = Starlette(
+        routes=[Route("/alert", lambda request: JSONResponse({}))],
+        middleware=[Middleware(EnvelopeMiddleware, trust_incoming_id=True, validator=broken)],
+    )
+    async with make_client(app) as client:
+        response = await client.get("/alert", headers={"X-Request-ID": "abc-123"})
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] != "abc-123"
+
+
+@pytest.mark.anyio
+async def test_narrowing_validator_still_applies() -> None:
+    """A validator that refuses an allowlisted ID wins: it narrows."""
+    app = Starlette(
+        routes=[Route("/alert", lambda request: JSONResponse({}))],
+        middleware=[
+            Middleware(
+                EnvelopeMiddleware, trust_incoming_id=True, validator=lambda v: v.startswith("t-")
+            )
+        ],
+    )
+    async with make_client(app) as client:
+        kept = await client.get("/alert", headers={"X-Request-ID": "t-1"})
+        refused = await client.get("/alert", headers={"X-Request-ID": "u-1"})
+    assert kept.headers["x-request-id"] == "t-1"
+    assert refused.headers["x-request-id"] != "u-1"

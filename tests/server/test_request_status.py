@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from opsgenie_envelope import NotFound, get_request_id
+from opsgenie_envelope import NotFound, get_request_id, uuid4_hex
 from opsgenie_envelope.request_status import (
     LOST,
+    NOT_FOUND,
     UNEXPECTED,
     MemoryRequestStore,
     Outcome,
@@ -22,7 +23,7 @@ from opsgenie_envelope.request_status import (
     RequestTracker,
 )
 from tests.support.asgi import make_client
-from tests.support.stateful import STATUS_KEYS, sleeping, tracked_app
+from tests.support.stateful import STATUS_KEYS, owned_app, sleeping, tracked_app
 
 pytestmark = pytest.mark.anyio
 
@@ -330,3 +331,62 @@ def test_bad_outcomes_are_refused(arguments: dict[str, Any], error: type[Excepti
     """An ``Outcome`` checks its status, success flag and fields."""
     with pytest.raises(error):
         Outcome(**arguments)
+
+
+# -- owners and caps ----------------------------------------------------------------------------
+
+
+async def test_another_owners_status_is_the_unknown_id_404() -> None:
+    """A status read by another owner answers exactly as an unknown ID does."""
+    requests = RequestTracker()
+    app = owned_app(requests, created)
+    async with make_client(app) as client:
+        accepted = await client.post(
+            "/v2/alerts", json={"message": "m"}, headers={"x-tenant": "acme"}
+        )
+        request_id = accepted.json()["requestId"]
+        await requests.join()
+        own = await client.get(f"/v2/alerts/requests/{request_id}", headers={"x-tenant": "acme"})
+        other = await client.get(f"/v2/alerts/requests/{request_id}", headers={"x-tenant": "evil"})
+        unknown = await client.get(
+            f"/v2/alerts/requests/{uuid4_hex()}", headers={"x-tenant": "evil"}
+        )
+    await requests.aclose()
+    assert own.status_code == 200
+    assert other.status_code == unknown.status_code == 404
+    assert other.json()["message"] == unknown.json()["message"] == NOT_FOUND
+
+
+async def test_one_owners_flood_keeps_another_owners_status() -> None:
+    """A flood of writes by one owner never evicts another owner's processed status."""
+    requests = RequestTracker(MemoryRequestStore(max_entries=100, max_per_owner=20))
+    app = owned_app(requests, created)
+    async with make_client(app) as client:
+        mine = await client.post("/v2/alerts", json={"message": "m"}, headers={"x-tenant": "ops"})
+        await requests.join()
+        for _ in range(500):
+            await client.post("/v2/alerts", json={"message": "m"}, headers={"x-tenant": "flood"})
+        await requests.join()
+        kept = await client.get(
+            f"/v2/alerts/requests/{mine.json()['requestId']}", headers={"x-tenant": "ops"}
+        )
+    await requests.aclose()
+    assert kept.status_code == 200
+    assert len(requests.store) == 21  # type: ignore[arg-type]
+
+
+async def test_finished_statuses_are_evicted_before_pending_ones(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At an owner's cap its oldest finished status goes, not an older pending one; logged."""
+    store = MemoryRequestStore(max_per_owner=3)
+    done = RequestStatus("d1", "Create", datetime.now(UTC), True, "Created alert")
+    await store.begin("p1", "Create", "t", lease=60, owner="o")
+    await store.begin("d1", "Create", "t", lease=60, owner="o")
+    await store.finish("d1", "t", done, owner="o")
+    await store.begin("p2", "Create", "t", lease=60, owner="o")
+    with caplog.at_level(logging.WARNING, logger="opsgenie_envelope"):
+        await store.begin("p3", "Create", "t", lease=60, owner="o")
+    assert await store.get("d1", owner="o") is None
+    assert await store.renew("p1", "t", 60, owner="o")
+    assert "max_per_owner=3" in caplog.text

@@ -73,14 +73,16 @@ async def test_status_recorded_by_one_instance_is_served_by_another(
 
 
 async def test_records_expire_after_the_ttl(redis_url: str, redis_prefix: str) -> None:
-    """Every record is written with the store's TTL."""
+    """Every record, and its owner's index, is written with the store's TTL."""
     store = RedisRequestStore(redis_url, key_prefix=redis_prefix, ttl=30)
     try:
         await store.begin("r1", "Create", "t", lease=10)
-        ttl = await store.client.pttl(f"{redis_prefix}r1")
+        ttl = await store.client.pttl(f"{redis_prefix}{{-}}:r:r1")
+        index = await store.client.pttl(f"{redis_prefix}{{-}}:pending")
     finally:
         await store.aclose()
     assert 25_000 < ttl <= 30_000
+    assert 25_000 < index <= 30_000
 
 
 async def test_unrenewed_lease_reads_as_lost_everywhere(redis_url: str, redis_prefix: str) -> None:
@@ -181,7 +183,7 @@ async def test_outcome_is_recorded_across_a_redis_restart(
 
 
 def test_store_keys_use_the_prefix(redis_url: str, redis_prefix: str) -> None:
-    """Records live under ``key_prefix`` + request ID, nowhere else."""
+    """Records and owner indexes live under ``key_prefix``, nowhere else."""
 
     async def write() -> None:
         store = RedisRequestStore(redis_url, key_prefix=redis_prefix)
@@ -196,4 +198,27 @@ def test_store_keys_use_the_prefix(redis_url: str, redis_prefix: str) -> None:
         names = [name.decode() for name in client.scan_iter(match=f"{redis_prefix}*")]
     finally:
         client.close()
-    assert names == [f"{redis_prefix}abc"]
+    assert sorted(names) == [f"{redis_prefix}{{-}}:pending", f"{redis_prefix}{{-}}:r:abc"]
+
+
+async def test_redis_store_is_bounded_per_owner_and_private(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """2,000 writes by one owner keep max_per_owner records; another owner reads none of them."""
+    store = RedisRequestStore(redis_url, key_prefix=redis_prefix, max_per_owner=50)
+    try:
+        await store.begin("kept-pending", "Create", "t", lease=60, owner="flood")
+        for n in range(2000):
+            done = RequestStatus(f"r{n}", "Create", datetime.now(UTC), True, "Created alert")
+            await store.begin(f"r{n}", "Create", "t", lease=60, owner="flood")
+            await store.finish(f"r{n}", "t", done, owner="flood")
+        records = [key async for key in store.client.scan_iter(match=f"{redis_prefix}*:r:*")]
+        last = await store.get("r1999", owner="flood")
+        stolen = await store.get("r1999", owner="other")
+        pending = await store.renew("kept-pending", "t", 60, owner="flood")
+    finally:
+        await store.aclose()
+    assert len(records) == 50
+    assert last is not None
+    assert stolen is None
+    assert pending  # finished statuses went first: the pending one is still there

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 
 from opsgenie_envelope import Page, Pager
 from opsgenie_envelope import _wire as wire
-from opsgenie_envelope.fastapi import envelope, install
+from opsgenie_envelope.fastapi import envelope, install, query
 from tests.support.asgi import make_client
 
 pytestmark = pytest.mark.anyio
@@ -98,7 +98,7 @@ def _paged_app() -> FastAPI:
     install(app, trust_incoming_id=True)
 
     @app.get("/v2/alerts", openapi_extra=envelope(paged=True))
-    async def alerts(page: Annotated[Page, Depends(PAGES.query)]) -> list[dict[str, Any]]:
+    async def alerts(page: Annotated[Page, Depends(query(PAGES))]) -> list[dict[str, Any]]:
         return page.items([{"n": n} for n in range(page.offset, page.offset + page.limit)])
 
     return app

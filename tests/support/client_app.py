@@ -36,6 +36,7 @@ from opsgenie_envelope import (
     Unauthenticated,
     UnprocessableEntity,
     UnsupportedMediaType,
+    client,
 )
 from opsgenie_envelope._context import set_envelope_field
 from opsgenie_envelope.client import AsyncClient
@@ -77,21 +78,23 @@ TAXONOMY: dict[str, Callable[[], ApiError]] = {
 """Errors a route raises by name: every taxonomy class, unlisted statuses, an app's own."""
 
 
-def assert_round_trip(name: str, got: ApiError) -> None:
+def assert_round_trip(name: str, got: client.ApiError) -> None:
     """``got``, raised by the client, matches ``TAXONOMY[name]`` as the server raised it.
 
-    Same class (an app's own error comes back as its closest taxonomy class), message,
-    code, field errors and status, with the response's request ID and time.
+    The client's twin of the same class (an app's own error comes back as its closest
+    taxonomy class), so an instance of the server's class too; same message, code, field
+    errors and status, with the response's request ID and time.
     """
     sent = TAXONOMY[name]()
-    assert type(got) is (Conflict if isinstance(sent, AlertLocked) else type(sent))
+    expected = Conflict if isinstance(sent, AlertLocked) else type(sent)
+    assert type(got) is getattr(client, expected.__name__)
+    assert isinstance(got, expected)
     assert (got.message, got.code, got.errors, got.status_code) == (
         sent.message,
         sent.code,
         sent.errors,
         sent.status_code,
     )
-    assert got.response is not None
     assert got.request_id == got.response.headers["x-request-id"]
     assert got.took == float(got.response.headers["x-response-time"])
 

@@ -57,6 +57,16 @@ def command(server: str, app: str, port: int, python: str = sys.executable) -> l
     raise ValueError(server)
 
 
+def memory_kib(pid: int) -> dict[str, int]:
+    """``VmRSS`` (resident now) and ``VmHWM`` (resident at most) of process ``pid``, in KiB."""
+    found: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            found[name] = int(value.split()[0])
+    return found
+
+
 def available(server: str) -> bool:
     """Whether ``server`` is installed."""
     import importlib.util
