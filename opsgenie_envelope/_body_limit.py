@@ -20,7 +20,7 @@ from starlette.types import Message, Receive, Scope
 from ._errors import ContentTooLarge
 from ._options import check_int
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "check_max_body_size", "limit_body"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "check_max_body_size", "limit_body", "limit_framed_body"]
 
 DEFAULT_MAX_BODY_SIZE = 1_048_576
 """The default ``max_body_size``: 1 MiB, far more than any JSON API request needs."""
@@ -50,6 +50,14 @@ def limit_body(scope: Scope, receive: Receive, limit: int) -> tuple[Receive, boo
             length = value
         elif name == b"transfer-encoding":
             chunked = True
+    return limit_framed_body(scope, receive, limit, length, chunked)
+
+
+def limit_framed_body(
+    scope: Scope, receive: Receive, limit: int, length: bytes | None, chunked: bool
+) -> tuple[Receive, bool]:
+    """:func:`limit_body` with the headers already read: the last ``Content-Length`` value
+    (``None`` without one) and whether a ``Transfer-Encoding`` was sent."""
     if length is not None and not chunked:
         try:
             return receive, int(length) > limit

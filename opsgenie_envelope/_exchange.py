@@ -130,9 +130,11 @@ class Exchange:
     """
 
     __slots__ = (
+        "chunked",
         "downstream",
         "excluded",
         "handler",
+        "length",
         "owner",
         "pending",
         "refused",
@@ -154,13 +156,11 @@ class Exchange:
         root: str | None = scope.get("root_path")
         if root and path.startswith(root):
             path = path[len(root) :]  # a mounted app's own URLs are relative to its mount
-        self.excluded = excluded = path in owner._exclude
-        request_id: str
-        self.refused: ApiError | None
-        if owner._scan_headers:
-            request_id, self.refused = owner._read_headers(scope, excluded)
-        else:
-            request_id, self.refused = owner._issue(), None
+        self.excluded = path in owner._exclude
+        self.refused: ApiError | None = None  # a 406/415/413 answered instead of the app
+        self.length: bytes | None = None  # the request's Content-Length, when scanned
+        self.chunked = False  # whether it has a Transfer-Encoding, when scanned
+        request_id = owner._read_headers(scope, self) if owner._scan_headers else owner._issue()
         scope[REQUEST_ID_KEY] = request_id
         self.request_id = request_id.encode("ascii")
         self.started = False  # http.response.start went to the server

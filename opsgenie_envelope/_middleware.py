@@ -20,7 +20,7 @@ from typing import Unpack
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._body_limit import limit_body
+from ._body_limit import limit_body, limit_framed_body
 from ._config import (
     EnvelopeConfig,
     EnvelopeOptions,
@@ -30,7 +30,7 @@ from ._config import (
     resolve_config,
 )
 from ._context import REQUEST_ID_KEY, current_scope
-from ._errors import ApiError, ContentTooLarge, NotAcceptable, UnsupportedMediaType
+from ._errors import ContentTooLarge, NotAcceptable, UnsupportedMediaType
 from ._exchange import REQUEST_ID_BYTES, Exchange
 from ._integration import prepare_integrations
 from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
@@ -114,6 +114,7 @@ class EnvelopeMiddleware:
         # Start-up checks of the integrations; only the hooks they override are called.
         self._on_request, self._on_exception = prepare_integrations(cfg.integrations, app)
         self._slashes = cfg.ignore_trailing_slash
+        self._max_body_size = cfg.max_body_size
         self._ids: RequestIdPolicy
         self._issue: Callable[[], str]
         self._clock: Clock
@@ -146,13 +147,19 @@ class EnvelopeMiddleware:
         self._exclude = excluded_paths(self.config, docs)
         self._read_docs_paths = False
 
-    def _read_headers(self, scope: Scope, excluded: bool) -> tuple[str, ApiError | None]:
-        """Read the request headers once: the request ID, and a 406/415 when they call for it."""
+    def _read_headers(self, scope: Scope, exchange: Exchange) -> str:
+        """Read the request headers once: the request ID, and a 406/415 when they call for it.
+
+        The refusal goes to ``exchange.refused``, and the body's framing (the last
+        ``Content-Length``, whether it is chunked) to ``exchange.length`` and
+        ``exchange.chunked``, where ``max_body_size`` reads it without a second scan.
+        """
         cfg = self.config
         accept: bytes | None = None
         incoming: bytes | None = None
         content_type: bytes | None = None
-        has_body = False
+        length: bytes | None = None
+        chunked = has_body = False
         for name, value in scope["headers"]:
             if name not in _REQUEST_HEADERS:
                 continue  # most headers: one set lookup instead of five comparisons
@@ -163,23 +170,26 @@ class EnvelopeMiddleware:
             elif name == b"content-type":
                 content_type = value
             elif name == b"content-length":
+                length = value
                 has_body = value.strip() not in (b"", b"0")
             elif name == b"transfer-encoding":
-                has_body = True
+                chunked = has_body = True
+        exchange.length = length
+        exchange.chunked = chunked
         # No header: a fresh ID, without the trust policy's call (the common case).
         request_id = self._issue() if incoming is None else self._ids.accept(incoming)
-        if excluded:
-            return request_id, None
+        if exchange.excluded:
+            return request_id
         if cfg.negotiate and accept is not None and not accepts_json(accept):
-            return request_id, NotAcceptable()
-        if (
+            exchange.refused = NotAcceptable()
+        elif (
             cfg.require_json_body
             and has_body
             and scope["method"] in BODY_METHODS
             and (content_type is None or not is_json_media_type(content_type))
         ):
-            return request_id, UnsupportedMediaType()
-        return request_id, None
+            exchange.refused = UnsupportedMediaType()
+        return request_id
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A websocket: the request ID in the scope and the context, the handshake untouched."""
@@ -205,8 +215,14 @@ class EnvelopeMiddleware:
         if self._read_docs_paths:
             self._resolve_docs_paths(scope)
         exchange = Exchange(self, scope, send)
-        if self.config.max_body_size is not None:
-            receive, too_large = limit_body(scope, receive, self.config.max_body_size)
+        limit = self._max_body_size
+        if limit is not None:
+            if self._scan_headers:  # the exchange has the body's framing: no second scan
+                receive, too_large = limit_framed_body(
+                    scope, receive, limit, exchange.length, exchange.chunked
+                )
+            else:
+                receive, too_large = limit_body(scope, receive, limit)
             if too_large and exchange.refused is None:
                 exchange.refused = ContentTooLarge()
         await exchange.run(receive)

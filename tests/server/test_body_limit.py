@@ -97,6 +97,22 @@ async def test_chunked_body_over_the_limit_in_starlette_is_413() -> None:
     assert read == 2
 
 
+@pytest.mark.parametrize("negotiate", [True, False])
+async def test_declared_length_with_and_without_the_header_scan(negotiate: bool) -> None:
+    """An over-limit Content-Length is refused unread whether or not the headers are scanned."""
+    over = [(b"content-length", str(2 * 65_536).encode())]
+    sent, read = await stream(starlette(max_body_size=65_536, negotiate=negotiate), 2, over)
+    assert (sent[0]["status"], read) == (413, 0)
+
+
+@pytest.mark.parametrize("negotiate", [True, False])
+async def test_chunked_body_with_and_without_the_header_scan(negotiate: bool) -> None:
+    """A chunked body is counted against the limit whether or not the headers are scanned."""
+    chunked = [(b"transfer-encoding", b"chunked")]
+    sent, read = await stream(starlette(max_body_size=65_536, negotiate=negotiate), 100, chunked)
+    assert (sent[0]["status"], read) == (413, 2)
+
+
 async def test_body_within_the_limit_is_served() -> None:
     """A body at the limit reaches the handler whole."""
     async with make_client(starlette(max_body_size=1000)) as client:
