@@ -45,6 +45,7 @@ _REQUEST_HEADERS = frozenset(
 )
 
 Clock = Callable[[], float]
+_HTTP1 = ("1.0", "1.1")  # as limit_framed_body: a request without framing has no body here
 
 # Every middleware alive, and the (generator, clock) pairs injected into them, innermost last.
 _LIVE: weakref.WeakSet[EnvelopeMiddleware] = weakref.WeakSet()
@@ -217,12 +218,18 @@ class EnvelopeMiddleware:
         exchange = Exchange(self, scope, send)
         limit = self._max_body_size
         if limit is not None:
-            if self._scan_headers:  # the exchange has the body's framing: no second scan
+            if not self._scan_headers:
+                receive, too_large = limit_body(scope, receive, limit)
+            elif (
+                exchange.length is None
+                and not exchange.chunked
+                and scope.get("http_version", "1.1") in _HTTP1
+            ):
+                too_large = False  # HTTP/1 without a length or chunking: no body (no call)
+            else:  # the exchange has the body's framing: no second scan
                 receive, too_large = limit_framed_body(
                     scope, receive, limit, exchange.length, exchange.chunked
                 )
-            else:
-                receive, too_large = limit_body(scope, receive, limit)
             if too_large and exchange.refused is None:
                 exchange.refused = ContentTooLarge()
         await exchange.run(receive)

@@ -113,6 +113,25 @@ async def test_chunked_body_with_and_without_the_header_scan(negotiate: bool) ->
     assert (sent[0]["status"], read) == (413, 2)
 
 
+async def test_http2_body_without_length_is_counted() -> None:
+    """An HTTP/2 body with neither Content-Length nor chunking is counted against the limit."""
+    read = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": CHUNK, "more_body": read < 100}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = make_scope("/alerts", "POST", [(b"host", b"testserver")])
+    scope["http_version"] = "2"
+    await starlette(max_body_size=65_536)(scope, receive, send)
+    assert (sent[0]["status"], read) == (413, 2)
+
+
 async def test_body_within_the_limit_is_served() -> None:
     """A body at the limit reaches the handler whole."""
     async with make_client(starlette(max_body_size=1000)) as client:
