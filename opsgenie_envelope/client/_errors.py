@@ -228,33 +228,12 @@ class ServiceUnavailable(server.ServiceUnavailable, ServerError):
     """503, read by the client (``opsgenie_envelope.ServiceUnavailable``)."""
 
 
-# Each server class → its client twin (a twin's first base is the class it mirrors).
+# Each server class → its client twin (a twin's first base is the class it mirrors), read from
+# the classes above so that a new twin needs no second list.
 _TWINS: dict[type[server.ApiError], type[ApiError]] = {
-    twin.__bases__[0]: twin
-    for twin in (
-        ApiError,
-        ClientError,
-        ServerError,
-        BadRequest,
-        Unauthenticated,
-        PaymentRequired,
-        Forbidden,
-        NotSupported,
-        NotFound,
-        MethodNotAllowed,
-        NotAcceptable,
-        Conflict,
-        Gone,
-        ContentTooLarge,
-        UnsupportedMediaType,
-        RangeNotSatisfiable,
-        UnprocessableEntity,
-        PreconditionRequired,
-        TooManyRequests,
-        InternalServerError,
-        NotImplementedYet,
-        ServiceUnavailable,
-    )
+    value.__bases__[0]: value
+    for value in list(globals().values())
+    if isinstance(value, type) and issubclass(value, ApiError)
 }
 
 
