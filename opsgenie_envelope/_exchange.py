@@ -26,12 +26,20 @@ from urllib.parse import unquote, urlsplit
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
+from ._body_limit import limit_framed_body
 from ._context import EXTRAS_KEY, REPLAYED_KEY, REQUEST_ID_KEY, current_scope
-from ._errors import ApiError, InternalServerError
+from ._errors import (
+    ApiError,
+    ContentTooLarge,
+    InternalServerError,
+    NotAcceptable,
+    UnsupportedMediaType,
+)
 from ._exception_id import tag_exception
 from ._framework import Answer, error_from_exception, error_from_response, status_phrase
 from ._integration import run_exception_hooks
-from ._negotiation import is_json_media_type
+from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
+from ._negotiation import _accept_cache as _accepted
 from ._render import (
     DATA_PREFIX,
     ENTITY_FIRST_BYTES,
@@ -51,9 +59,12 @@ from ._render import (
     opens_json_lines,
     render_error,
     render_extras,
+    splice_whole,
     success_suffix,
 )
-from ._wire import NO_BODY_STATUSES, REQUEST_ID_HEADER, RESPONSE_TIME_HEADER
+from ._request_id import _pop as _next_id
+from ._request_id import uuid4_hex
+from ._wire import BODY_METHODS, NO_BODY_STATUSES, REQUEST_ID_HEADER, RESPONSE_TIME_HEADER
 
 if TYPE_CHECKING:
     from ._middleware import EnvelopeMiddleware
@@ -61,6 +72,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ERROR_BODY",
     "PASS_THROUGH",
+    "PENDING_SPLICE",
     "REQUEST_ID_BYTES",
     "SPLICE_COPY_LIMIT",
     "CaptureError",
@@ -68,6 +80,7 @@ __all__ = [
     "Exchange",
     "Held",
     "PassThrough",
+    "PendingSplice",
     "Splice",
 ]
 
@@ -94,8 +107,15 @@ _JSON = b"application/json"
 _JSON_HEADERS = (b"content-type", _JSON)
 _JSON_ENDS = frozenset(bytes([b]) for b in JSON_LAST_BYTES)
 _CONTROL = dict.fromkeys(range(32), " ") | {127: " "}
+_REQUEST_HEADERS = frozenset(
+    {b"accept", REQUEST_ID_BYTES, b"content-type", b"content-length", b"transfer-encoding"}
+)
+_HTTP1 = ("1.0", "1.1")  # as limit_framed_body: such a request without framing has no body
 
 Headers = list[tuple[bytes, bytes]]
+
+_NO_START: Message = {}  # held_start before a start is held (never written to)
+_NO_HEADERS: Headers = []  # held_headers likewise
 
 
 def _header_value(value: str) -> bytes:
@@ -133,7 +153,11 @@ class Exchange:
         "chunked",
         "downstream",
         "excluded",
+        "extras",
         "handler",
+        "held_headers",
+        "held_length",
+        "held_start",
         "length",
         "owner",
         "pending",
@@ -156,16 +180,65 @@ class Exchange:
         root: str | None = scope.get("root_path")
         if root and path.startswith(root):
             path = path[len(root) :]  # a mounted app's own URLs are relative to its mount
-        self.excluded = path in owner._exclude
+        self.excluded = excluded = path in owner._exclude
         self.refused: ApiError | None = None  # a 406/415/413 answered instead of the app
-        self.length: bytes | None = None  # the request's Content-Length, when scanned
-        self.chunked = False  # whether it has a Transfer-Encoding, when scanned
-        request_id = owner._read_headers(scope, self) if owner._scan_headers else owner._issue()
+        # The request headers, read once here: the ID, the 406/415 checks, the body's framing
+        # (the last Content-Length, whether it is chunked) for max_body_size.
+        accept: bytes | None = None
+        incoming: bytes | None = None
+        content_type: bytes | None = None
+        length: bytes | None = None
+        chunked = has_body = False
+        for name, value in scope["headers"]:
+            if name not in _REQUEST_HEADERS:
+                continue  # most headers: one set lookup instead of five comparisons
+            if name == b"accept":
+                accept = value if accept is None else b",".join((accept[:MAX_ACCEPT], value))
+            elif name == REQUEST_ID_BYTES:
+                incoming = value if incoming is None else b""  # several: trust none
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                length = value
+                has_body = value.strip() not in (b"", b"0")
+            elif name == b"transfer-encoding":
+                chunked = has_body = True
+        self.length = length  # the request's Content-Length
+        self.chunked = chunked  # whether it has a Transfer-Encoding
+        if incoming is not None:
+            request_id = owner._ids.accept(incoming)
+        elif owner._issue is uuid4_hex:
+            try:  # the default IDs, without the call (uuid4_hex inlined)
+                request_id = _next_id()
+            except IndexError:
+                request_id = uuid4_hex()
+        else:
+            request_id = owner._issue()
+        if not excluded:
+            config = owner.config
+            if (
+                accept is not None
+                and config.negotiate
+                and not (_accepted.get(accept) or accepts_json(accept))  # its cache, inline
+            ):
+                self.refused = NotAcceptable()
+            elif (
+                has_body
+                and config.require_json_body
+                and scope["method"] in BODY_METHODS
+                and (content_type is None or not is_json_media_type(content_type))
+            ):
+                self.refused = UnsupportedMediaType()
         scope[REQUEST_ID_KEY] = request_id
         self.request_id = request_id.encode("ascii")
         self.started = False  # http.response.start went to the server
         self.took = b""  # set when the answer starts
-        self.handler: PassThrough | Held = PASS_THROUGH
+        self.handler: PassThrough | PendingSplice | Held = PASS_THROUGH
+        # A JSON success start held back, before its first body message (PENDING_SPLICE).
+        self.held_start: Message = _NO_START
+        self.held_headers: Headers = _NO_HEADERS
+        self.held_length: bytes | None = None
+        self.extras = b""  # the envelope's optional keys (message, paging, ...), rendered
         self.pending: tuple[ApiError, Headers] | None = None
         self.replay: str | None = None
         # Served again as sent, at the other path: the app may change its scope.
@@ -175,6 +248,15 @@ class Exchange:
         """Serve the request: call the app, answer what it left unanswered, render exceptions."""
         owner = self.owner
         scope = self.scope
+        limit = owner._max_body_size
+        if limit is not None and (
+            self.length is not None
+            or self.chunked
+            or scope.get("http_version", "1.1") not in _HTTP1  # HTTP/1 without framing: no body
+        ):
+            receive, too_large = limit_framed_body(scope, receive, limit, self.length, self.chunked)
+            if too_large and self.refused is None:
+                self.refused = ContentTooLarge()
         request_id: str = scope[REQUEST_ID_KEY]
         token = current_scope.set(scope)
         try:
@@ -245,6 +327,45 @@ class Exchange:
         """The ``send`` the app sees."""
         kind = message["type"]
         if kind == "http.response.body":
+            if self.handler is PENDING_SPLICE:
+                body: bytes = message.get("body", b"")
+                if (
+                    body
+                    and not message.get("more_body", False)
+                    and body[0] in ENTITY_FIRST_BYTES  # not ``null``: no entity, no data
+                    and body[-1] in JSON_LAST_BYTES
+                    and len(body) <= SPLICE_COPY_LIMIT
+                    and not body.startswith(DATA_PREFIX)
+                ):
+                    # The common case, one whole JSON body, spliced here: Splice.send's first
+                    # case and finish() inlined, with no Splice built. This path is every plain
+                    # JSON answer; the calls it saves are measurable (benchmarks/README.md).
+                    took = self.took
+                    request_id = self.request_id
+                    out = b"".join(  # one join, one copy of the body: _render.splice_whole
+                        (
+                            DATA_PREFIX,
+                            body,
+                            self.extras,
+                            TOOK_KEY,
+                            took,
+                            REQUEST_ID_OPEN,
+                            request_id,
+                            ENVELOPE_CLOSE,
+                        )
+                    )
+                    start = self.held_start
+                    headers = self.held_headers
+                    headers.append((b"content-length", b"%d" % len(out)))
+                    headers.append((REQUEST_ID_BYTES, request_id))
+                    headers.append((_RESPONSE_TIME, took))
+                    start["headers"] = headers
+                    self.started = True
+                    send = self.downstream
+                    await send(start)
+                    message["body"] = out
+                    await send(message)
+                    return
             await self.handler.send(self, message)
         elif kind == "http.response.start":
             if self._on_start(message):
@@ -295,9 +416,15 @@ class Exchange:
                 self.finish(message, headers, length)
                 return True
             extras = self.scope.get(EXTRAS_KEY)
-            rendered = render_extras(extras, self.owner.config.message_key) if extras else b""
-            held = Splice(message, headers, length, rendered)
-        elif status < 400:
+            if extras:
+                self.extras = render_extras(extras, self.owner.config.message_key)
+            # Held on the exchange: one whole body is spliced by send() with no Splice built.
+            self.held_start = message
+            self.held_headers = headers
+            self.held_length = length
+            self.handler = PENDING_SPLICE
+            return False
+        if status < 400:
             held = CaptureRedirect(message, headers, length)
         else:
             # An encoded error body cannot be read: it is rendered from its status alone.
@@ -364,6 +491,38 @@ class PassThrough:
 
 PASS_THROUGH = PassThrough()
 """The pass-through body handler (HTML, files, 204, excluded paths, ...)."""
+
+
+class PendingSplice:
+    """The body handler of a JSON success answer before its first body message: stateless.
+
+    The start is held on the exchange (``held_start``, ``held_headers``, ``held_length``,
+    ``extras``). One whole JSON body, the common case, is spliced by :meth:`Exchange.send`
+    itself; anything else (a stream, ``null``, a HEAD, a body too large to copy) builds the
+    :class:`Splice` that takes over from here. The one instance is :data:`PENDING_SPLICE`.
+    """
+
+    __slots__ = ()
+
+    def take(self, exchange: Exchange) -> Splice:
+        """Build the :class:`Splice` of the held start and make it the exchange's handler."""
+        splice = Splice(
+            exchange.held_start, exchange.held_headers, exchange.held_length, exchange.extras
+        )
+        exchange.handler = splice
+        return splice
+
+    async def send(self, exchange: Exchange, message: Message) -> None:
+        """Hand the body message to the :class:`Splice` that takes over."""
+        await self.take(exchange).send(exchange, message)
+
+    async def pass_through(self, exchange: Exchange, message: Message | None) -> None:
+        """Give up on the envelope: send the held start as the app made it, then ``message``."""
+        await self.take(exchange).pass_through(exchange, message)
+
+
+PENDING_SPLICE = PendingSplice()
+"""The handler of a held JSON success start (see :class:`PendingSplice`)."""
 
 
 class Held:
@@ -439,33 +598,14 @@ class Splice(Held):
             and body[-1] in JSON_LAST_BYTES
             and not body.startswith(DATA_PREFIX)
         ):
-            # The common case, one whole JSON body: spliced here with finish() inlined.
-            # This path is every plain JSON answer; the calls it saves are measurable there
-            # (see benchmarks/README.md), so it stays written out.
+            # One whole JSON body: one message (the exchange inlines this when it holds the
+            # start itself; see Exchange.send).
             if len(body) > SPLICE_COPY_LIMIT:
                 await self._send_around(exchange, message, body)
                 return
-            out = b"".join(  # one join, one copy of the body: _render.splice_whole inlined
-                (
-                    DATA_PREFIX,
-                    body,
-                    self.extras,
-                    TOOK_KEY,
-                    exchange.took,
-                    REQUEST_ID_OPEN,
-                    exchange.request_id,
-                    ENVELOPE_CLOSE,
-                )
-            )
-            start = self.start
-            headers = self.headers
-            headers.append((b"content-length", b"%d" % len(out)))
-            headers.append((REQUEST_ID_BYTES, exchange.request_id))
-            headers.append((_RESPONSE_TIME, exchange.took))
-            start["headers"] = headers
-            exchange.started = True
+            out = splice_whole(body, self.extras, exchange.took, exchange.request_id)
             send = exchange.downstream
-            await send(start)
+            await send(self.release(exchange, len(out)))
             message["body"] = out
             await send(message)
         else:

@@ -20,7 +20,6 @@ from typing import Unpack
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._body_limit import limit_body, limit_framed_body
 from ._config import (
     EnvelopeConfig,
     EnvelopeOptions,
@@ -30,22 +29,14 @@ from ._config import (
     resolve_config,
 )
 from ._context import REQUEST_ID_KEY, current_scope
-from ._errors import ContentTooLarge, NotAcceptable, UnsupportedMediaType
 from ._exchange import REQUEST_ID_BYTES, Exchange
 from ._integration import prepare_integrations
-from ._negotiation import MAX_ACCEPT, accepts_json, is_json_media_type
 from ._request_id import RequestIdPolicy
 from ._stack import check_order, mounted_docs_paths
-from ._wire import BODY_METHODS
 
 __all__ = ["EnvelopeMiddleware", "injected"]
 
-_REQUEST_HEADERS = frozenset(
-    {b"accept", REQUEST_ID_BYTES, b"content-type", b"content-length", b"transfer-encoding"}
-)
-
 Clock = Callable[[], float]
-_HTTP1 = ("1.0", "1.1")  # as limit_framed_body: a request without framing has no body here
 
 # Every middleware alive, and the (generator, clock) pairs injected into them, innermost last.
 _LIVE: weakref.WeakSet[EnvelopeMiddleware] = weakref.WeakSet()
@@ -111,7 +102,6 @@ class EnvelopeMiddleware:
         # apps'): see _resolve_docs_paths.
         self._exclude: frozenset[str] | ExcludedPaths = frozenset()
         self._read_docs_paths = True
-        self._scan_headers = cfg.negotiate or cfg.trust_incoming_id or cfg.require_json_body
         # Start-up checks of the integrations; only the hooks they override are called.
         self._on_request, self._on_exception = prepare_integrations(cfg.integrations, app)
         self._slashes = cfg.ignore_trailing_slash
@@ -148,50 +138,6 @@ class EnvelopeMiddleware:
         self._exclude = excluded_paths(self.config, docs)
         self._read_docs_paths = False
 
-    def _read_headers(self, scope: Scope, exchange: Exchange) -> str:
-        """Read the request headers once: the request ID, and a 406/415 when they call for it.
-
-        The refusal goes to ``exchange.refused``, and the body's framing (the last
-        ``Content-Length``, whether it is chunked) to ``exchange.length`` and
-        ``exchange.chunked``, where ``max_body_size`` reads it without a second scan.
-        """
-        cfg = self.config
-        accept: bytes | None = None
-        incoming: bytes | None = None
-        content_type: bytes | None = None
-        length: bytes | None = None
-        chunked = has_body = False
-        for name, value in scope["headers"]:
-            if name not in _REQUEST_HEADERS:
-                continue  # most headers: one set lookup instead of five comparisons
-            if name == b"accept":
-                accept = value if accept is None else b",".join((accept[:MAX_ACCEPT], value))
-            elif name == REQUEST_ID_BYTES:
-                incoming = value if incoming is None else b""  # several: trust none
-            elif name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
-                length = value
-                has_body = value.strip() not in (b"", b"0")
-            elif name == b"transfer-encoding":
-                chunked = has_body = True
-        exchange.length = length
-        exchange.chunked = chunked
-        # No header: a fresh ID, without the trust policy's call (the common case).
-        request_id = self._issue() if incoming is None else self._ids.accept(incoming)
-        if exchange.excluded:
-            return request_id
-        if cfg.negotiate and accept is not None and not accepts_json(accept):
-            exchange.refused = NotAcceptable()
-        elif (
-            cfg.require_json_body
-            and has_body
-            and scope["method"] in BODY_METHODS
-            and (content_type is None or not is_json_media_type(content_type))
-        ):
-            exchange.refused = UnsupportedMediaType()
-        return request_id
-
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A websocket: the request ID in the scope and the context, the handshake untouched."""
         incoming: bytes | None = None
@@ -215,21 +161,4 @@ class EnvelopeMiddleware:
             return
         if self._read_docs_paths:
             self._resolve_docs_paths(scope)
-        exchange = Exchange(self, scope, send)
-        limit = self._max_body_size
-        if limit is not None:
-            if not self._scan_headers:
-                receive, too_large = limit_body(scope, receive, limit)
-            elif (
-                exchange.length is None
-                and not exchange.chunked
-                and scope.get("http_version", "1.1") in _HTTP1
-            ):
-                too_large = False  # HTTP/1 without a length or chunking: no body (no call)
-            else:  # the exchange has the body's framing: no second scan
-                receive, too_large = limit_framed_body(
-                    scope, receive, limit, exchange.length, exchange.chunked
-                )
-            if too_large and exchange.refused is None:
-                exchange.refused = ContentTooLarge()
-        await exchange.run(receive)
+        await Exchange(self, scope, send).run(receive)

@@ -15,10 +15,10 @@ from starlette.types import Message, Receive, Scope, Send
 from opsgenie_envelope import EnvelopeMiddleware
 from opsgenie_envelope._exchange import (
     PASS_THROUGH,
+    PENDING_SPLICE,
     CaptureError,
     CaptureRedirect,
     Exchange,
-    Held,
     Splice,
 )
 from opsgenie_envelope._render import splice_whole
@@ -61,8 +61,8 @@ def _body(body: bytes, more: bool = False) -> Message:
 @pytest.mark.parametrize(
     ("status", "content_type", "picked"),
     [
-        (200, b"application/json", Splice),
-        (201, b"application/json; charset=utf-8", Splice),
+        (200, b"application/json", PENDING_SPLICE),
+        (201, b"application/json; charset=utf-8", PENDING_SPLICE),
         (200, b"text/html", PASS_THROUGH),
         (204, None, PASS_THROUGH),
         (206, b"application/json", PASS_THROUGH),
@@ -80,6 +80,10 @@ async def test_the_start_picks_one_handler(
     if picked is PASS_THROUGH:
         assert exchange.handler is PASS_THROUGH
         assert sent[0]["status"] == status  # a pass-through start goes out at once
+    elif picked is PENDING_SPLICE:
+        assert exchange.handler is PENDING_SPLICE  # the start is held on the exchange
+        assert exchange.held_start["status"] == status
+        assert sent == []
     else:
         assert isinstance(picked, type)
         assert type(exchange.handler) is picked
@@ -111,6 +115,30 @@ async def test_splice_wraps_one_whole_body_in_one_message() -> None:
     assert header(sent[0], b"x-request-id") == [RID.encode()]
     assert header(sent[0], b"x-response-time") == [b"0.0"]
     assert exchange.started
+
+
+async def test_the_exchange_splices_one_whole_body_as_splice_does() -> None:
+    """The exchange's own one-body splice sends what a :class:`Splice` alone sends."""
+    inline, inline_sent = _exchange()
+    await inline.send(_start(200, b"application/json", (b"content-length", b"10")))
+    await inline.send(_body(b'{"id":"1"}'))
+    assert inline.handler is PENDING_SPLICE  # no Splice was built
+    alone, alone_sent = _exchange()
+    splice = Splice(
+        _start(200, b"application/json"), [(b"content-type", b"application/json")], b"10", b""
+    )
+    await splice.send(alone, _body(b'{"id":"1"}'))
+    assert inline_sent == alone_sent
+
+
+async def test_a_held_start_hands_a_stream_to_a_splice() -> None:
+    """A first body message that is not one whole body builds the Splice that takes over."""
+    exchange, sent = _exchange()
+    await exchange.send(_start(200, b"application/json"))
+    await exchange.send(_body(b"[1,", more=True))
+    assert type(exchange.handler) is Splice
+    await exchange.send(_body(b"2]"))
+    assert orjson.loads(b"".join(m["body"] for m in sent[1:]))["data"] == [1, 2]
 
 
 async def test_splice_puts_the_optional_keys_before_took() -> None:
@@ -230,7 +258,7 @@ async def test_every_held_handler_can_give_up_on_the_envelope() -> None:
     """A held start goes out as the app made it when a body cannot be seen (pathsend)."""
     exchange, sent = _exchange()
     await exchange.send(_start(200, b"application/json", (b"content-length", b"5")))
-    assert isinstance(exchange.handler, Held)
+    assert exchange.handler is PENDING_SPLICE
     await exchange.send({"type": "http.response.pathsend", "path": "/tmp/x.json"})
     assert header(sent[0], b"content-length") == [b"5"]
     assert sent[1]["type"] == "http.response.pathsend"
