@@ -150,7 +150,6 @@ class Exchange:
     """
 
     __slots__ = (
-        "chunked",
         "downstream",
         "excluded",
         "extras",
@@ -158,9 +157,9 @@ class Exchange:
         "held_headers",
         "held_length",
         "held_start",
-        "length",
         "owner",
         "pending",
+        "receive",
         "refused",
         "replay",
         "request_id",
@@ -171,7 +170,9 @@ class Exchange:
         "took",
     )
 
-    def __init__(self, owner: EnvelopeMiddleware, scope: Scope, send: Send) -> None:
+    def __init__(
+        self, owner: EnvelopeMiddleware, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         self.owner = owner
         self.started_at = owner._clock()
         self.scope = scope
@@ -203,8 +204,6 @@ class Exchange:
                 has_body = value.strip() not in (b"", b"0")
             elif name == b"transfer-encoding":
                 chunked = has_body = True
-        self.length = length  # the request's Content-Length
-        self.chunked = chunked  # whether it has a Transfer-Encoding
         if incoming is not None:
             request_id = owner._ids.accept(incoming)
         elif owner._issue is uuid4_hex:
@@ -229,6 +228,16 @@ class Exchange:
                 and (content_type is None or not is_json_media_type(content_type))
             ):
                 self.refused = UnsupportedMediaType()
+        limit = owner._max_body_size
+        if limit is not None and (
+            length is not None
+            or chunked
+            or scope.get("http_version", "1.1") not in _HTTP1  # HTTP/1 without framing: no body
+        ):
+            receive, too_large = limit_framed_body(scope, receive, limit, length, chunked)
+            if too_large and self.refused is None:
+                self.refused = ContentTooLarge()
+        self.receive = receive  # the app's: counted when max_body_size cannot trust a length
         scope[REQUEST_ID_KEY] = request_id
         self.request_id = request_id.encode("ascii")
         self.started = False  # http.response.start went to the server
@@ -244,19 +253,10 @@ class Exchange:
         # Served again as sent, at the other path: the app may change its scope.
         self.snapshot: Scope | None = dict(scope) if owner._slashes else None
 
-    async def run(self, receive: Receive) -> None:
+    async def run(self) -> None:
         """Serve the request: call the app, answer what it left unanswered, render exceptions."""
         owner = self.owner
         scope = self.scope
-        limit = owner._max_body_size
-        if limit is not None and (
-            self.length is not None
-            or self.chunked
-            or scope.get("http_version", "1.1") not in _HTTP1  # HTTP/1 without framing: no body
-        ):
-            receive, too_large = limit_framed_body(scope, receive, limit, self.length, self.chunked)
-            if too_large and self.refused is None:
-                self.refused = ContentTooLarge()
         request_id: str = scope[REQUEST_ID_KEY]
         token = current_scope.set(scope)
         try:
@@ -266,9 +266,9 @@ class Exchange:
             if self.refused is not None:
                 await self.answer(self.refused)
                 return
-            await owner.app(scope, receive, self.send)
+            await owner.app(scope, self.receive, self.send)
             while not self.started:
-                await self._unanswered(receive)
+                await self._unanswered()
         except ClientDisconnect:
             # The client went away while the app read the body: nobody to answer, nothing to log.
             logger.debug("client disconnected (request_id=%s)", request_id)
@@ -290,7 +290,7 @@ class Exchange:
         finally:
             current_scope.reset(token)
 
-    async def _unanswered(self, receive: Receive) -> None:
+    async def _unanswered(self) -> None:
         """The app returned and nothing went out: a slash replay, a held error, or no answer."""
         if self.replay is not None and self.snapshot is not None:
             later = self.replay
@@ -303,7 +303,7 @@ class Exchange:
             path = later[len(root) :] if root and later.startswith(root) else later
             self._restart(scope, path in self.owner._exclude)
             current_scope.set(scope)  # reset with the request's own token when it ends
-            await self.owner.app(scope, receive, self.send)
+            await self.owner.app(scope, self.receive, self.send)
         elif self.pending is not None:
             error, headers = self.pending
             self.pending = None

@@ -161,4 +161,4 @@ class EnvelopeMiddleware:
             return
         if self._read_docs_paths:
             self._resolve_docs_paths(scope)
-        await Exchange(self, scope, send).run(receive)
+        await Exchange(self, scope, receive, send).run()

@@ -34,6 +34,10 @@ async def _never_called(scope: Scope, receive: Receive, send: Send) -> None:
     raise AssertionError("the handlers are driven without the app")  # pragma: no cover
 
 
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}  # pragma: no cover
+
+
 def _exchange(path: str = "/v2/alerts", **options: Any) -> tuple[Exchange, list[Message]]:
     """An exchange whose ID is ``req-1`` and whose ``took`` is 0.0; and what it sends."""
     middleware = EnvelopeMiddleware(
@@ -44,7 +48,7 @@ def _exchange(path: str = "/v2/alerts", **options: Any) -> tuple[Exchange, list[
     async def send(message: Message) -> None:
         sent.append(message)
 
-    exchange = Exchange(middleware, make_scope(path), send)
+    exchange = Exchange(middleware, make_scope(path), _no_body, send)
     exchange.took = b"0.0"  # what the start fixes: the handlers below are given it directly
     return exchange, sent
 
