@@ -100,7 +100,16 @@ GROUPS: tuple[Group, ...] = (
         "~100 B JSON, Starlette",
         tuple(
             Case(v)
-            for v in ("bare", "noop", "headers", "correlation", "basehttp", "handler", "ours")
+            for v in (
+                "bare",
+                "noop",
+                "headers",
+                "correlation",
+                "basehttp",
+                "handler",
+                "minimal",
+                "ours",
+            )
         ),
     ),
     Group("error", "error path (404), Starlette", (Case("error-bare"), Case("error-ours"))),
@@ -165,7 +174,7 @@ TARGETS: tuple[Target, ...] = (
     Target("ours vs bare, 1 MB", "1m", "ours@1m", 1.01),
 )
 
-_ENVELOPED = {"ours", "fastapi-ours", "handler", "basehttp", "stream-ours"} | {
+_ENVELOPED = {"ours", "fastapi-ours", "handler", "basehttp", "minimal", "stream-ours"} | {
     name for name in VARIANTS if name.split("-")[0] in ("otel", "sentry", "structlog")
 }
 

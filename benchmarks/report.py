@@ -36,7 +36,7 @@ PAGE_COMMAND = "python -m benchmarks.report --write docs/operations/performance.
 CHART = "performance-ratios.svg"
 """The chart's file name, beside the page."""
 NOT_RECORDED = "not recorded"
-_ROWS = ("bare", "noop", "headers", "correlation", "basehttp", "handler", "ours")
+_ROWS = ("bare", "noop", "headers", "correlation", "basehttp", "handler", "minimal", "ours")
 
 
 def _cases(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,8 @@ Each variant is what a user could ship instead of (or beside) ``EnvelopeMiddlewa
 * ``basehttp``: behind a typical hand-written ``BaseHTTPMiddleware`` envelope that collects,
   parses and re-serialises the body;
 * ``handler``: a handler that builds the envelope and headers itself;
+* ``minimal``: the least an envelope middleware can do (:class:`MinimalEnvelopeMiddleware`):
+  the floor for ``ours``, which does the same plus every check and case of the SPEC;
 * ``ours``: behind :class:`~opsgenie_envelope.EnvelopeMiddleware`;
 * ``error-bare`` / ``error-ours``: the route raises; a plain Starlette exception handler renders
   ``{"message": ...}`` vs our middleware rendering a raised ``NotFound``;
@@ -32,6 +34,7 @@ ratio is what the integration adds, not what the tracer or error reporter costs)
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import time
 import uuid
@@ -58,6 +61,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsgenie_envelope import EnvelopeMiddleware, NotFound
+from opsgenie_envelope._request_id import uuid4_hex
 from opsgenie_envelope.otel import OpenTelemetryIntegration, trace_request_id
 from opsgenie_envelope.sentry import SentryIntegration
 from opsgenie_envelope.structlog import add_request_id
@@ -146,6 +150,56 @@ class TwoHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_CURRENT_ID: contextvars.ContextVar[str] = contextvars.ContextVar("minimal_request_id")
+
+
+class MinimalEnvelopeMiddleware:
+    """The least an envelope middleware does, written out in one closure: the floor for ours.
+
+    It issues an ID (our batched UUID4s) and publishes it in a context variable, reads the
+    clock twice, holds the start, splices one whole JSON body into ``{"data":...}`` and sets
+    ``Content-Length``, ``X-Request-ID`` and ``X-Response-Time``. Nothing else: no 406, 415 or
+    413, no error rendering, no streams, no exclusions, no ``took`` formatting beyond 0.0.
+    Right only for the benchmark's one JSON route.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = uuid4_hex()
+        rid = request_id.encode()
+        held: Message = {}
+
+        async def splice(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                held = message
+                return
+            took = b"0.0" if time.perf_counter() - started < 0.0005 else b"0.001"
+            out = b"".join(
+                (b'{"data":', message["body"], b',"took":', took, b',"requestId":"', rid, b'"}')
+            )
+            headers = [pair for pair in held["headers"] if pair[0] != b"content-length"]
+            headers.append((b"content-length", b"%d" % len(out)))
+            headers.append((b"x-request-id", rid))
+            headers.append((b"x-response-time", took))
+            held["headers"] = headers
+            await send(held)
+            message["body"] = out
+            await send(message)
+
+        token = _CURRENT_ID.set(request_id)
+        try:
+            await self.app(scope, receive, splice)
+        finally:
+            _CURRENT_ID.reset(token)
 
 
 class NaiveEnvelopeMiddleware(BaseHTTPMiddleware):
@@ -363,6 +417,12 @@ VARIANTS: dict[str, Variant] = {
             "envelope built in the handler",
             PATH,
             lambda size, raw: Starlette(routes=[_handler_route(size)]),
+        ),
+        Variant(
+            "minimal",
+            "minimal envelope middleware (the floor: ID, clock, splice)",
+            PATH,
+            _starlette(Middleware(MinimalEnvelopeMiddleware)),
         ),
         Variant("ours", "EnvelopeMiddleware", PATH, _starlette(Middleware(EnvelopeMiddleware))),
         Variant(

@@ -82,7 +82,16 @@ GROUPS: tuple[Group, ...] = (
         "~100 B JSON, Starlette",
         tuple(
             Server(v)
-            for v in ("bare", "noop", "headers", "correlation", "basehttp", "handler", "ours")
+            for v in (
+                "bare",
+                "noop",
+                "headers",
+                "correlation",
+                "basehttp",
+                "handler",
+                "minimal",
+                "ours",
+            )
         ),
         quick=("bare", "correlation", "ours"),
     ),
