@@ -1,11 +1,14 @@
 """One request, one exchange: the app call, its ``send``, and every answer the middleware makes.
 
 ``EnvelopeMiddleware`` makes one :class:`Exchange` per HTTP request and awaits
-:meth:`Exchange.run`. The exchange calls the app with its own :meth:`~Exchange.send`. At
+:meth:`Exchange.run`. The exchange reads the request headers once (the ID, the 406, 415
+and 413 checks) when it is made, then calls the app with its own :meth:`~Exchange.send`. At
 ``http.response.start`` it fixes the headers and picks one body handler for what follows:
 
 * :data:`PASS_THROUGH`: sent as it is (HTML, files, 204, excluded paths, ...);
-* :class:`Splice`: a JSON success body, spliced into the envelope as it streams;
+* :data:`PENDING_SPLICE`: a JSON success answer, its start held on the exchange. One whole
+  body, the common case, is spliced by :meth:`Exchange.send` itself; anything else builds a
+  :class:`Splice`, which splices the body into the envelope as it streams;
 * :class:`CaptureError`: an error answer, read (up to :data:`MAX_ERROR_BODY`) and
   re-rendered as an error envelope;
 * :class:`CaptureRedirect`: a 3xx without a page of its own, answered as an envelope with
@@ -134,14 +137,20 @@ class Exchange:
     """One HTTP request through the middleware, from the app call to the last byte.
 
     Built per request (never kept on the middleware): it issues the request ID, starts the
-    clock and runs the 406/415 checks; :meth:`run` calls the app and answers what it did not.
-    What goes to the server goes through ``downstream``; every start leaves through
-    :meth:`finish`, which appends ``Content-Length``, ``X-Request-ID`` and ``X-Response-Time``.
+    clock, runs the 406/415/413 checks and wraps ``receive`` for ``max_body_size`` when the
+    body's length cannot be trusted; :meth:`run` calls the app and answers what it did not.
+    What goes to the server goes through ``downstream``; every start leaves with
+    ``Content-Length``, ``X-Request-ID`` and ``X-Response-Time`` appended (:meth:`finish`,
+    or written out in :meth:`send` for one whole JSON body).
 
     Attributes:
         handler: the body handler picked at the start: :data:`PASS_THROUGH` (also before
-            the start), or a :class:`Held` one while it holds the start back. Handlers keep
-            no reference to the exchange (it is passed to them), so no cycle outlives it.
+            the start), :data:`PENDING_SPLICE` while a JSON success start is held here, or a
+            :class:`Held` one holding the start itself. Handlers keep no reference to the
+            exchange (it is passed to them), so no cycle outlives it.
+        held_start, held_headers, held_length, extras: the JSON success start held for
+            :data:`PENDING_SPLICE`: the message, its filtered headers, the app's
+            ``Content-Length`` and the rendered optional keys.
         pending: an error answer held until the app returns or raises (a mounted app's bare
             500, sent before it re-raises), else ``None``.
         replay: the other-slash path a router redirected to, served once the app returns.
