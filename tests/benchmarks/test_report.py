@@ -136,3 +136,20 @@ def test_chart_shows_each_variant_ratio_in_process_and_over_the_wire() -> None:
         assert cases[key]["label"] in svg
         assert f">{cases[key]['ratio']['median']:.2f}x<" in svg
         assert f">{servers[key]['rps_ratio']['median']:.2f}x<" in svg
+
+
+def test_a_variant_the_snapshots_do_not_hold_gets_no_row(tmp_path: Path) -> None:
+    """A variant with no number in either snapshot is left out, not shown as a row of dashes."""
+    inproc = json.loads(_snapshot(tmp_path, "inprocess").read_text())
+    for group in inproc["groups"]:
+        group["cases"] = [c for c in group["cases"] if c["variant"] != "handler"]
+    wire = json.loads(_snapshot(tmp_path, "wire").read_text())
+    for group in wire["groups"]:
+        group["servers"] = [s for s in group["servers"] if s["variant"] != "handler"]
+    labels = [
+        line.split("|")[1].strip()
+        for line in report.render(inproc, wire).splitlines()
+        if line.startswith("| ")
+    ]
+    assert "envelope built in the handler" not in labels
+    assert "**EnvelopeMiddleware**" in labels
