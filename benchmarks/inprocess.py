@@ -44,7 +44,7 @@ from benchmarks.stats import (
     paired_ratios,
     summarize,
 )
-from benchmarks.variants import CHUNK, PATH, SIZES, VARIANTS, build, stream_app
+from benchmarks.variants import CHUNK, COMPARED, PATH, SIZES, VARIANTS, build, stream_app
 
 __all__ = ["GROUPS", "TARGETS", "group_context", "main"]
 
@@ -98,19 +98,7 @@ GROUPS: tuple[Group, ...] = (
     Group(
         "tiny",
         "~100 B JSON, Starlette",
-        tuple(
-            Case(v)
-            for v in (
-                "bare",
-                "noop",
-                "headers",
-                "correlation",
-                "basehttp",
-                "handler",
-                "minimal",
-                "ours",
-            )
-        ),
+        tuple(Case(v) for v in COMPARED),
     ),
     Group("error", "error path (404), Starlette", (Case("error-bare"), Case("error-ours"))),
     Group("fastapi", "~100 B JSON, FastAPI", (Case("fastapi-bare"), Case("fastapi-ours"))),

@@ -67,6 +67,7 @@ from opsgenie_envelope.sentry import SentryIntegration
 from opsgenie_envelope.structlog import add_request_id
 
 __all__ = [
+    "COMPARED",
     "ERROR_PATH",
     "PATH",
     "SIZES",
@@ -82,6 +83,9 @@ __all__ = [
 PATH = "/payload"
 ERROR_PATH = "/error"
 ERROR_MESSAGE = "Alert does not exist"
+
+COMPARED = ("bare", "noop", "headers", "correlation", "basehttp", "handler", "minimal", "ours")
+"""The variants of the ~100 B comparison, bare Starlette first, in the order tables show them."""
 
 SIZES: dict[str, int] = {"tiny": 100, "10k": 10 * 1024, "1m": 1024 * 1024}
 """Payload sizes by name: the JSON the handler answers is about this many bytes."""

@@ -40,7 +40,7 @@ import orjson
 
 from benchmarks.guard import BUSY_EXIT, Guard, publish, refuse_early
 from benchmarks.stats import machine, markdown_table, paired_ratios, summarize
-from benchmarks.variants import VARIANTS
+from benchmarks.variants import COMPARED, VARIANTS
 
 __all__ = ["GROUPS", "TARGETS", "main"]
 
@@ -80,19 +80,7 @@ GROUPS: tuple[Group, ...] = (
     Group(
         "tiny",
         "~100 B JSON, Starlette",
-        tuple(
-            Server(v)
-            for v in (
-                "bare",
-                "noop",
-                "headers",
-                "correlation",
-                "basehttp",
-                "handler",
-                "minimal",
-                "ours",
-            )
-        ),
+        tuple(Server(v) for v in COMPARED),
         quick=("bare", "correlation", "ours"),
     ),
     Group("10k", "10 KB JSON, Starlette", (Server("bare", "10k"), Server("ours", "10k"))),
