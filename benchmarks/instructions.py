@@ -2,6 +2,7 @@
 
     python -m benchmarks.instructions                         # tiny, error, FastAPI, 10 KB
     python -m benchmarks.instructions bare@tiny ours@tiny -n 2000
+    python -m benchmarks.instructions --server bare@tiny ours@tiny   # a uvicorn server's
 
 Needs valgrind (Debian/Ubuntu: ``sudo apt-get install valgrind``). One process under
 callgrind builds every variant asked for and warms it up, then serves ``-n`` requests of
@@ -12,6 +13,12 @@ start-up are never counted; the last profiles are the variants', in order.
 Under valgrind a request runs about 50 times slower, which would put ``took`` on the path of
 a request slower than half a millisecond: the middlewares get a clock slowed down as much
 (one Python call per reading, in every run alike, so comparisons between runs hold).
+
+With ``--server``, each variant is served by uvicorn (``benchmarks/serve.py``: httptools,
+uvloop) under callgrind instead, and driven over one keep-alive connection from 127.0.0.1:
+the count is everything the server process runs per request (uvicorn's HTTP parsing and
+writing, the event loop, the app), the difference between a run of ``WARM`` requests and one
+of ``WARM + n``, divided by ``n``. The kernel's work (the sockets) is not counted.
 
 Instruction counts predict time only roughly: a cache miss or a mispredicted branch costs
 many instructions' worth (inside FastAPI the same instructions take longer), and a byte
@@ -25,9 +32,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import http.client
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +51,7 @@ from benchmarks.driver import make_scope, run_batch
 from benchmarks.stats import markdown_table
 from benchmarks.variants import SIZES, VARIANTS, build
 
-__all__ = ["DEFAULT", "baseline_of", "main", "read_counts"]
+__all__ = ["DEFAULT", "WARM", "baseline_of", "count_server", "drive", "main", "read_counts"]
 
 DEFAULT = (
     "bare@tiny",
@@ -59,6 +69,8 @@ NO_VALGRIND = (
     "valgrind is not installed. Install it, then run again:\n"
     "  Debian/Ubuntu: sudo apt-get install valgrind"
 )
+WARM = 300
+"""Requests a ``--server`` count serves before the ones it counts (start-up, first requests)."""
 _SLOWDOWN = 0.02  # the clock's pace under valgrind: about 50 times slower than real time
 _SUMMARY = re.compile(rb"^summary:\s+(\d+)", re.MULTILINE)
 
@@ -123,11 +135,97 @@ def read_counts(directory: Path, count: int) -> list[int]:
     return totals
 
 
+def drive(port: int, path: str, n: int, wait: float = 120.0) -> None:
+    """Send ``n`` GET requests for ``path`` to 127.0.0.1:``port`` over one keep-alive connection.
+
+    Waits up to ``wait`` seconds for the server to listen (under valgrind it starts slowly);
+    each answer must be a 200.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=wait)
+            connection.connect()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        for _ in range(n):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{path} answered {response.status}, expected 200")
+    finally:
+        connection.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _server_total(valgrind: str, key: str, requests: int, directory: Path) -> int:
+    """The instructions of a whole uvicorn server process that served ``requests`` requests."""
+    name, size = _parse_key(key)
+    port = _free_port()
+    out = directory / f"cg.{key}.{requests}"
+    command = [
+        valgrind,
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        "-m",
+        "benchmarks.serve",
+        name,
+        "--size",
+        size,
+        "--port",
+        str(port),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        drive(port, VARIANTS[name].path, requests)
+    finally:
+        server.send_signal(signal.SIGINT)  # uvicorn shuts down; valgrind writes the profile
+        try:
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    match = _SUMMARY.search(out.read_bytes())
+    if match is None:
+        raise ValueError(f"{out}: no summary line")
+    return int(match.group(1))
+
+
+def count_server(valgrind: str, key: str, n: int) -> float:
+    """Instructions per request of a uvicorn server serving ``key``, under callgrind.
+
+    Two runs, of :data:`WARM` and of ``WARM + n`` requests: their difference divided by ``n``,
+    so the start-up and the first requests cancel out.
+    """
+    with tempfile.TemporaryDirectory(prefix="callgrind-") as tmp:
+        first = _server_total(valgrind, key, WARM, Path(tmp))
+        second = _server_total(valgrind, key, WARM + n, Path(tmp))
+    return (second - first) / n
+
+
 def main(argv: list[str] | None = None) -> int:
     """Count each variant's instructions per request under callgrind and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", nargs="*", help="VARIANT@SIZE (default: the target groups)")
     parser.add_argument("-n", type=int, default=2000, help="requests per variant")
+    parser.add_argument(
+        "--server", action="store_true", help="count a uvicorn server per request (see above)"
+    )
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     keys = list(args.variants or DEFAULT)
@@ -145,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     if valgrind is None:
         print(NO_VALGRIND, file=sys.stderr)
         return 2
+    if args.server:
+        per_request = {key: count_server(valgrind, key, args.n) for key in keys}
+        _print_table(keys, per_request)
+        return 0
     with tempfile.TemporaryDirectory(prefix="callgrind-") as tmp:
         out = Path(tmp)
         command = [
@@ -170,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         per_request = dict(
             zip(keys, (t / args.n for t in read_counts(out, len(keys))), strict=True)
         )
+    _print_table(keys, per_request)
+    return 0
+
+
+def _print_table(keys: list[str], per_request: dict[str, float]) -> None:
     rows = []
     for key in keys:
         count = per_request[key]
@@ -182,7 +289,6 @@ def main(argv: list[str] | None = None) -> int:
             ratio, added = f"{count / base:.3f}x", f"{count - base:+,.0f}"
         rows.append([key, f"{count:,.0f}", ratio, added])
     print(markdown_table(["variant", "instructions/request", "ratio", "added"], rows))
-    return 0
 
 
 if __name__ == "__main__":

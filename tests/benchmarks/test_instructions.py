@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +65,29 @@ def test_unknown_variant_is_refused() -> None:
     """A key that names no variant or size stops the run with a usage error."""
     with pytest.raises(SystemExit):
         instructions.main(["--inner", "nope@tiny"])
+
+
+@pytest.fixture
+def served_bare() -> Iterator[int]:
+    """The ``bare`` variant served by uvicorn on a free 127.0.0.1 port, stopped by its PID."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    command = [sys.executable, "-m", "benchmarks.serve", "bare", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_drive_sends_each_request_over_one_connection(served_bare: int) -> None:
+    """The ``--server`` client waits for the server, then gets ``n`` answers of 200."""
+    instructions.drive(served_bare, "/payload", 5, wait=30)
+
+
+def test_drive_refuses_an_answer_other_than_200(served_bare: int) -> None:
+    """A counted request that is not answered 200 stops the count: it would measure an error."""
+    with pytest.raises(RuntimeError, match="404"):
+        instructions.drive(served_bare, "/nope", 1, wait=30)
