@@ -37,7 +37,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from starlette.types import ASGIApp
 from benchmarks.driver import make_scope, run_batch
 from benchmarks.stats import markdown_table
 from benchmarks.variants import SIZES, VARIANTS, build
+from benchmarks.wire import free_port
 
 __all__ = ["DEFAULT", "WARM", "baseline_of", "count_server", "drive", "main", "read_counts"]
 
@@ -162,17 +162,10 @@ def drive(port: int, path: str, n: int, wait: float = 120.0) -> None:
         connection.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _server_total(valgrind: str, key: str, requests: int, directory: Path) -> int:
     """The instructions of a whole uvicorn server process that served ``requests`` requests."""
     name, size = _parse_key(key)
-    port = _free_port()
+    port = free_port()
     out = directory / f"cg.{key}.{requests}"
     command = [
         valgrind,

@@ -42,7 +42,7 @@ from benchmarks.guard import BUSY_EXIT, Guard, publish, refuse_early
 from benchmarks.stats import machine, markdown_table, paired_ratios, summarize
 from benchmarks.variants import COMPARED, VARIANTS
 
-__all__ = ["GROUPS", "TARGETS", "main"]
+__all__ = ["GROUPS", "TARGETS", "free_port", "main"]
 
 HOST = "127.0.0.1"
 WRK_MISSING = (
@@ -134,7 +134,8 @@ def parse_wrk(output: str) -> dict[str, float]:
     return result
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port that was free on 127.0.0.1 a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
@@ -161,7 +162,7 @@ class Fleet:
 
     def start(self, server: Server) -> None:
         """Start ``server`` on a free port and wait (bounded) until it answers."""
-        port = _free_port()
+        port = free_port()
         cmd = [sys.executable, "-m", "benchmarks.serve", server.variant]
         cmd += ["--size", server.size, "--port", str(port)]
         proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent)

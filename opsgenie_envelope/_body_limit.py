@@ -20,10 +20,13 @@ from starlette.types import Message, Receive, Scope
 from ._errors import ContentTooLarge
 from ._options import check_int
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "check_max_body_size", "limit_body", "limit_framed_body"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "HTTP1", "check_max_body_size", "limit_framed_body"]
 
 DEFAULT_MAX_BODY_SIZE = 1_048_576
 """The default ``max_body_size``: 1 MiB, far more than any JSON API request needs."""
+
+HTTP1 = ("1.0", "1.1")
+"""HTTP versions where a request with neither ``Content-Length`` nor chunking has no body."""
 
 
 def check_max_body_size(value: object) -> int | None:
@@ -37,33 +40,22 @@ def _too_large() -> HTTPException:
     return HTTPException(413, ContentTooLarge.default_message)
 
 
-def limit_body(scope: Scope, receive: Receive, limit: int) -> tuple[Receive, bool]:
-    """The ``receive`` to hand the app, and whether the declared length is already over.
-
-    ``receive`` is returned as it is when the body declares its length (or has none); it is
-    wrapped in a byte counter only when the length is unknown.
-    """
-    length: bytes | None = None
-    chunked = False
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            length = value
-        elif name == b"transfer-encoding":
-            chunked = True
-    return limit_framed_body(scope, receive, limit, length, chunked)
-
-
 def limit_framed_body(
     scope: Scope, receive: Receive, limit: int, length: bytes | None, chunked: bool
 ) -> tuple[Receive, bool]:
-    """:func:`limit_body` with the headers already read: the last ``Content-Length`` value
-    (``None`` without one) and whether a ``Transfer-Encoding`` was sent."""
+    """The ``receive`` to hand the app, and whether the declared length is already over.
+
+    ``length`` is the request's last ``Content-Length`` value (``None`` without one) and
+    ``chunked`` whether it sent a ``Transfer-Encoding``. ``receive`` is returned as it is when
+    the body declares its length (or has none); it is wrapped in a byte counter only when the
+    length is unknown.
+    """
     if length is not None and not chunked:
         try:
             return receive, int(length) > limit
         except ValueError:
             return receive, False  # the server refuses a malformed length itself
-    if not chunked and scope.get("http_version", "1.1") in ("1.0", "1.1"):
+    if not chunked and scope.get("http_version", "1.1") in HTTP1:
         return receive, False  # HTTP/1 without a length or chunking: no body
 
     received = 0

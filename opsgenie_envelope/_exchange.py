@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
-from ._body_limit import limit_framed_body
+from ._body_limit import HTTP1, limit_framed_body
 from ._context import EXTRAS_KEY, REPLAYED_KEY, REQUEST_ID_KEY, current_scope
 from ._errors import (
     ApiError,
@@ -113,7 +113,6 @@ _CONTROL = dict.fromkeys(range(32), " ") | {127: " "}
 _REQUEST_HEADERS = frozenset(
     {b"accept", REQUEST_ID_BYTES, b"content-type", b"content-length", b"transfer-encoding"}
 )
-_HTTP1 = ("1.0", "1.1")  # as limit_framed_body: such a request without framing has no body
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -241,7 +240,7 @@ class Exchange:
         if limit is not None and (
             length is not None
             or chunked
-            or scope.get("http_version", "1.1") not in _HTTP1  # HTTP/1 without framing: no body
+            or scope.get("http_version", "1.1") not in HTTP1  # HTTP/1 without framing: no body
         ):
             receive, too_large = limit_framed_body(scope, receive, limit, length, chunked)
             if too_large and self.refused is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from benchmarks import instructions
+from tests.support.processes import free_port
 
 
 def test_inner_run_serves_each_variant_in_one_reduce(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,9 +70,7 @@ def test_unknown_variant_is_refused() -> None:
 @pytest.fixture
 def served_bare() -> Iterator[int]:
     """The ``bare`` variant served by uvicorn on a free 127.0.0.1 port, stopped by its PID."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "benchmarks.serve", "bare", "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
