@@ -14,6 +14,7 @@ import re
 from starlette.requests import HTTPConnection
 
 from ._errors import Unauthenticated
+from ._options import check_str
 
 __all__ = ["CALLER_KEY", "MAX_API_KEY", "digest", "genie_key", "get_caller", "set_caller"]
 
@@ -93,9 +94,7 @@ def set_caller(connection: HTTPConnection, caller: str) -> None:
 
         set_caller(request, f"account:{account.id}")
     """
-    if not isinstance(caller, str) or not caller:
-        raise TypeError("caller must be a non-empty str")
-    connection.scope[CALLER_KEY] = caller
+    connection.scope[CALLER_KEY] = check_str("caller", caller)
 
 
 def get_caller(connection: HTTPConnection) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 
 from ._body_limit import DEFAULT_MAX_BODY_SIZE, check_max_body_size
 from ._integration import Integration, check_integrations
-from ._options import check_bool, check_callable, check_choice
+from ._options import check_bool, check_callable, check_choice, check_type
 from ._request_id import is_valid_request_id
 from ._wire import MESSAGE_KEYS, MessageKey
 
@@ -156,10 +156,8 @@ class EnvelopeConfig:
             raise TypeError("exclude_paths must be an iterable of path strings")
         checked = frozenset(paths)
         for path in checked:
-            if not isinstance(path, str) or not path.startswith("/"):
-                raise ValueError(
-                    f"exclude_paths entries must be paths starting with '/', got {path!r}"
-                )
+            if not check_type("exclude_paths", path, str, "path strings").startswith("/"):
+                raise ValueError(f"exclude_paths must be paths starting with '/', got {path!r}")
         object.__setattr__(self, "exclude_paths", checked)
 
 

@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
 from ._openapi import Declaration, describe_error
+from ._options import check_choice, check_int
 from ._paging import link_path
 from ._query import QueryParameter, QueryParameters
 from ._wire import (
@@ -208,15 +209,11 @@ class CursorPager:
         max_limit: int = MAX_LIMIT,
         default_order: Order = DEFAULT_ORDER,
     ) -> None:
-        for name, value in (("default_limit", default_limit), ("max_limit", max_limit)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int")
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+        check_int("default_limit", default_limit, minimum=1)
+        check_int("max_limit", max_limit, minimum=1)
         if default_limit > max_limit:
             raise ValueError("default_limit must not be greater than max_limit")
-        if default_order not in ORDERS:
-            raise ValueError(f"default_order must be 'asc' or 'desc', got {default_order!r}")
+        check_choice("default_order", default_order, ORDERS)
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.default_order: Order = default_order

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from ._context import set_envelope_field
 from ._errors import BadRequest
 from ._openapi import Declaration, describe_error
+from ._options import check_bool, check_int, check_type
 from ._query import QueryParameter, QueryParameters
 from ._wire import (
     EXPAND,
@@ -148,25 +149,24 @@ class Expander:
         if not isinstance(loaders, Mapping):
             raise TypeError("loaders must be a mapping of field name to loader")
         for name, loader in loaders.items():
-            if not isinstance(name, str) or not _NAME.fullmatch(name):
-                raise ValueError(f"loaders: field names must be {FIELD_NAME_RULE}, got {name!r}")
+            if not _NAME.fullmatch(check_type("loaders", name, str, "keyed by field names")):
+                raise ValueError(f"loaders must be keyed by {FIELD_NAME_RULE}, got {name!r}")
             if not callable(loader):
-                raise TypeError(f"loaders: the loader of {name!r} is not callable")
+                kind = type(loader).__name__
+                raise TypeError(f"loaders must be callables, got {kind} for {name!r}")
         if keys is not None and not isinstance(keys, Mapping):
             raise TypeError("keys must be a mapping of field name to key")
         merged_under = {name: name for name in loaders}
         for name, key in (keys or {}).items():
             if name not in merged_under:
-                raise ValueError(f"keys: {name!r} is not one of the loaders' names")
-            if not isinstance(key, str) or not _NAME.fullmatch(key):
-                raise ValueError(f"keys: keys must be {FIELD_NAME_RULE}, got {key!r}")
+                raise ValueError(f"keys must be keyed by the loaders' names, got {name!r}")
+            if not _NAME.fullmatch(check_type("keys", key, str, "field names")):
+                raise ValueError(f"keys must be field names of {FIELD_NAME_RULE}, got {key!r}")
             merged_under[name] = key
         if len(set(merged_under.values())) < len(merged_under):
-            raise ValueError("keys: two fields would be merged under one key")
-        if not isinstance(lenient, bool):
-            raise TypeError("lenient must be a bool")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError("concurrency must be an int of at least 1")
+            raise ValueError("keys must be distinct: two fields would be merged under one key")
+        check_bool("lenient", lenient)
+        check_int("concurrency", concurrency, minimum=1)
         self._loaders: dict[str, Loader] = dict(loaders)
         self._keys = merged_under
         self._async: dict[str, bool] = {name: _is_async(fn) for name, fn in loaders.items()}

@@ -17,6 +17,7 @@ __all__ = [
     "check_callable",
     "check_choice",
     "check_int",
+    "check_optional_int",
     "check_seconds",
     "check_str",
     "check_type",
@@ -79,10 +80,22 @@ def check_seconds(name: str, value: object, *, zero: bool = False) -> float:
 
 
 def check_choice(name: str, value: T, choices: Collection[T]) -> T:
-    """``value`` when it is one of ``choices``."""
+    """``value`` when it is one of ``choices``: of another type than they are, a ``TypeError``."""
     if value not in choices:
+        if not any(type(value) is type(choice) for choice in choices):
+            raise TypeError(f"{name} must be one of {tuple(choices)}, got {_got(value)}")
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
     return value
+
+
+def check_optional_int(name: str, value: object, *, minimum: int | None = None) -> int | None:
+    """``value`` when it is ``None`` or an int (never a bool) of at least ``minimum``."""
+    if value is None:
+        return None
+    number = check_type(name, value, int, "an int or None")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be at least {minimum} or None, got {number}")
+    return number
 
 
 def check_str(name: str, value: object, what: str = "a non-empty str") -> str:

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
 from ._openapi import Declaration, describe_error
-from ._options import check_type
+from ._options import check_choice, check_int, check_optional_int, check_type
 from ._query import QueryParameter, QueryParameters
 from ._wire import (
     DEFAULT_LIMIT,
@@ -66,6 +66,13 @@ _NEGATIVE_OFFSET = "should be 0 or greater"
 # A decoded path made safe for a header and a URL: ``%`` stays, as Starlette's ``%3F``.
 _PATH_SAFE = "/!$%&'()*+,;=:@~"
 _BASE_URL_RULE = "an absolute http(s) URL without query or fragment, e.g. 'https://api.example.com'"
+
+
+def _check_field(option: str, name: str) -> str:
+    """``name`` when it is a field name (:data:`FIELD_NAME_RULE`), else a ``ValueError``."""
+    if not _FIELD.fullmatch(name):
+        raise ValueError(f"{option} must be field names of {FIELD_NAME_RULE}, got {name!r}")
+    return name
 
 
 def check_base_url(base_url: object, option: str = "base_url") -> str | None:
@@ -381,30 +388,27 @@ class Pager:
         max_offset: int | None = None,
         base_url: str | None = None,
     ) -> None:
-        for name, value in (("default_limit", default_limit), ("max_limit", max_limit)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int of at least 1, got {value!r}")
+        check_int("default_limit", default_limit, minimum=1)
+        check_int("max_limit", max_limit, minimum=1)
         if default_limit > max_limit:
             raise ValueError("default_limit must not be greater than max_limit")
-        if max_offset is not None and (
-            isinstance(max_offset, bool) or not isinstance(max_offset, int) or max_offset < 0
-        ):
-            raise ValueError(f"max_offset must be a non-negative int or None, got {max_offset!r}")
+        check_optional_int("max_offset", max_offset, minimum=0)
         fields: tuple[str, ...] | None = None
         if sort_fields is not None:
-            if isinstance(sort_fields, str):
-                raise TypeError("sort_fields must be an iterable of field names, not a str")
-            fields = tuple(dict.fromkeys(sort_fields))
-            if not fields or not all(isinstance(f, str) and _FIELD.fullmatch(f) for f in fields):
-                raise ValueError(f"sort_fields must be field names of {FIELD_NAME_RULE}")
-        if default_sort is not None and (
-            (fields is not None and default_sort not in fields)
-            or not isinstance(default_sort, str)
-            or not _FIELD.fullmatch(default_sort)
-        ):
-            raise ValueError(f"default_sort must be one of sort_fields, got {default_sort!r}")
-        if default_order not in ORDERS:
-            raise ValueError(f"default_order must be 'asc' or 'desc', got {default_order!r}")
+            if isinstance(sort_fields, str) or not isinstance(sort_fields, Iterable):
+                kind = type(sort_fields).__name__
+                raise TypeError(f"sort_fields must be an iterable of field names, got {kind}")
+            given = tuple(sort_fields)
+            for field in given:
+                _check_field("sort_fields", check_type("sort_fields", field, str, "field names"))
+            fields = tuple(dict.fromkeys(given))
+            if not fields:
+                raise ValueError(f"sort_fields must be field names of {FIELD_NAME_RULE}, got none")
+        if default_sort is not None:
+            _check_field("default_sort", check_type("default_sort", default_sort, str, "a str"))
+            if fields is not None and default_sort not in fields:
+                raise ValueError(f"default_sort must be one of sort_fields, got {default_sort!r}")
+        check_choice("default_order", default_order, ORDERS)
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.sort_fields = fields

@@ -59,6 +59,7 @@ from ._openapi import (
     describe_status,
     rewrite_openapi,
 )
+from ._options import check_bool
 from ._query import QueryParameter, QueryParameters
 from ._stack import check_order
 from ._wire import EXPOSE_HEADERS
@@ -349,8 +350,8 @@ def envelope(
             rows, total = await db.teams(offset, limit)
             return paged(request, rows, offset=offset, limit=limit, total=total)
     """
-    if not isinstance(message, bool) or not isinstance(paged, bool):
-        raise TypeError("message and paged must be bools")
+    check_bool("message", message)
+    check_bool("paged", paged)
     options: EnvelopeKeys = {}
     if message:
         options["message"] = True

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from .. import ServiceUnavailable, TooManyRequests
 from .._openapi import Declaration, describe_error
-from .._options import check_seconds, check_type
+from .._options import check_choice, check_seconds, check_type
 from .._outage import REDIS_OPTIONS, Backoff
 from .._redis import SCHEMES, driver_errors, parse_url, probe, timeout_of
 from .._wire import (
@@ -266,8 +266,7 @@ class RateLimit:
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.items = _items(limit)
-        if strategy not in _STRATEGIES:
-            raise ValueError(f"strategy must be one of {get_args(Strategy)}, got {strategy!r}")
+        check_choice("strategy", strategy, get_args(Strategy))
         if isinstance(key, str):
             if key not in _KEYS:
                 raise ValueError(f"key must be 'api_key', 'address' or a function, got {key!r}")
@@ -280,11 +279,7 @@ class RateLimit:
         if not _NAME.fullmatch(check_type("name", name, str, "a str")):
             raise ValueError("name must be 1..64 characters of [A-Za-z0-9_.:-]")
         self.name = name
-        if on_storage_error not in get_args(StorageErrorPolicy):
-            raise ValueError(
-                f"on_storage_error must be one of {get_args(StorageErrorPolicy)}, "
-                f"got {on_storage_error!r}"
-            )
+        check_choice("on_storage_error", on_storage_error, get_args(StorageErrorPolicy))
         self.on_storage_error = on_storage_error
         self.storage_retry_after = check_seconds("storage_retry_after", storage_retry_after)
         if storage_options is not None:

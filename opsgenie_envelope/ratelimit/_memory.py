@@ -15,6 +15,8 @@ from typing import Any
 
 from limits.aio.storage import MemoryStorage
 
+from .._options import check_int
+
 __all__ = ["DEFAULT_MAX_KEYS", "BoundedMemoryStorage"]
 
 logger = logging.getLogger("opsgenie_envelope")
@@ -49,12 +51,9 @@ class BoundedMemoryStorage(MemoryStorage):
         wrap_exceptions: bool = False,
         **options: Any,
     ) -> None:
-        if isinstance(max_keys, bool) or not isinstance(max_keys, int):
-            raise TypeError("max_keys must be an int")
-        if max_keys < 1:
-            raise ValueError("max_keys must be at least 1")
+        # Built first: limits' __del__ reads what its __init__ sets, even when ours refuses.
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.max_keys = max_keys
+        self.max_keys = check_int("max_keys", max_keys, minimum=1)
         self._warned_at = -_WARN_EVERY
 
     def __len__(self) -> int:

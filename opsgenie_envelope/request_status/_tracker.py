@@ -330,9 +330,7 @@ def _owner(owner: str | None) -> str:
     """The owner as stored: a digest of the app's value, or ``""`` for none."""
     if owner is None:
         return ""
-    if not isinstance(owner, str) or not owner:
-        raise TypeError("owner must be a non-empty str or None")
-    return digest(owner)
+    return digest(check_str("owner", owner, "a non-empty str or None"))
 
 
 def _status(request_id: str, action: str, outcome: Outcome) -> RequestStatus:

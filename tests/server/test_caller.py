@@ -60,7 +60,7 @@ def test_caller_is_recorded_on_the_connection() -> None:
     assert get_caller(conn) is None
     set_caller(conn, "account-1")
     assert get_caller(conn) == "account-1"
-    with pytest.raises(TypeError, match="caller"):
+    with pytest.raises(ValueError, match="caller"):
         set_caller(conn, "")
 
 

@@ -31,7 +31,7 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
         ({"message_key": "text"}, ValueError, "message_key"),
         ({"exclude_paths": "/docs"}, TypeError, "exclude_paths"),
         ({"exclude_paths": ["docs"]}, ValueError, "exclude_paths"),
-        ({"exclude_paths": [1]}, ValueError, "exclude_paths"),
+        ({"exclude_paths": [1]}, TypeError, "exclude_paths"),
     ],
 )
 def test_bad_option_is_refused_at_construction(

@@ -470,10 +470,13 @@ def test_bad_declaration_is_refused_at_construction(loaders: Any, error: type[Ex
         Expander(loaders)
 
 
-@pytest.mark.parametrize("concurrency", [0, -1, True, 1.5])
-def test_bad_concurrency_is_refused(concurrency: Any) -> None:
-    """``concurrency`` must be a positive int."""
-    with pytest.raises(ValueError, match="concurrency"):
+@pytest.mark.parametrize(
+    ("concurrency", "error"),
+    [(0, ValueError), (-1, ValueError), (True, TypeError), (1.5, TypeError)],
+)
+def test_bad_concurrency_is_refused(concurrency: Any, error: type[Exception]) -> None:
+    """``concurrency`` must be a positive int: another type is a ``TypeError``."""
+    with pytest.raises(error, match="concurrency"):
         Expander({"contact": load_contact}, concurrency=concurrency)
 
 

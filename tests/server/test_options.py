@@ -8,8 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from starlette.requests import HTTPConnection
 
-from opsgenie_envelope import EnvelopeConfig, TooManyRequests
+from opsgenie_envelope import (
+    CursorPager,
+    EnvelopeConfig,
+    Expander,
+    Pager,
+    TooManyRequests,
+    set_caller,
+)
 from opsgenie_envelope._options import (
     check_bool,
     check_callable,
@@ -20,8 +28,9 @@ from opsgenie_envelope._options import (
     check_type,
 )
 from opsgenie_envelope.client import Retry
+from opsgenie_envelope.fastapi import envelope
 from opsgenie_envelope.otel import OpenTelemetryIntegration
-from opsgenie_envelope.ratelimit import RateLimit
+from opsgenie_envelope.ratelimit import BoundedMemoryStorage, RateLimit
 from opsgenie_envelope.request_status import MemoryRequestStore, Outcome, RequestTracker
 from opsgenie_envelope.testing import request_id
 
@@ -78,6 +87,11 @@ def test_checkers_return_what_they_accept() -> None:
     assert check_choice("mode", "a", ("a", "b")) == "a"
 
 
+def _connection() -> HTTPConnection:
+    """A connection to record a caller on."""
+    return HTTPConnection({"type": "http", "headers": []})
+
+
 @pytest.mark.parametrize(
     ("build", "error", "name"),
     [
@@ -98,11 +112,40 @@ def test_checkers_return_what_they_accept() -> None:
         (lambda: Outcome("ok", success="yes"), TypeError, "success"),  # type: ignore[arg-type]
         (lambda: OpenTelemetryIntegration(attribute=""), ValueError, "attribute"),
         (lambda: request_id("1"), TypeError, "n"),  # type: ignore[arg-type]
+        (lambda: EnvelopeConfig(message_key=5), TypeError, "message_key"),  # type: ignore[arg-type]
+        (lambda: EnvelopeConfig(exclude_paths=[b"/health"]), TypeError, "exclude_paths"),  # type: ignore[list-item]
+        (lambda: EnvelopeConfig(exclude_paths=["health"]), ValueError, "exclude_paths"),
+        (lambda: Pager(default_limit="20"), TypeError, "default_limit"),  # type: ignore[arg-type]
+        (lambda: Pager(max_limit=0), ValueError, "max_limit"),
+        (lambda: Pager(max_offset=1.5), TypeError, "max_offset"),  # type: ignore[arg-type]
+        (lambda: Pager(max_offset=-1), ValueError, "max_offset"),
+        (lambda: Pager(sort_fields=[1]), TypeError, "sort_fields"),  # type: ignore[list-item]
+        (lambda: Pager(sort_fields=["a b"]), ValueError, "sort_fields"),
+        (lambda: Pager(default_sort=5), TypeError, "default_sort"),  # type: ignore[arg-type]
+        (lambda: Pager(default_order=1), TypeError, "default_order"),  # type: ignore[arg-type]
+        (lambda: Pager(default_order="up"), ValueError, "default_order"),  # type: ignore[arg-type]
+        (lambda: CursorPager(max_limit=True), TypeError, "max_limit"),
+        (lambda: CursorPager(default_limit=0), ValueError, "default_limit"),
+        (lambda: CursorPager(default_order="up"), ValueError, "default_order"),  # type: ignore[arg-type]
+        (lambda: Expander({1: print}), TypeError, "loaders"),  # type: ignore[dict-item]
+        (lambda: Expander({"a,b": print}), ValueError, "loaders"),
+        (lambda: Expander({"owner": "print"}), TypeError, "loaders"),  # type: ignore[dict-item]
+        (lambda: Expander({"owner": print}, keys={"owner": 1}), TypeError, "keys"),  # type: ignore[dict-item]
+        (lambda: Expander({"owner": print}, keys={"team": "t"}), ValueError, "keys"),
+        (lambda: Expander({}, lenient="yes"), TypeError, "lenient"),  # type: ignore[arg-type]
+        (lambda: Expander({}, concurrency=1.5), TypeError, "concurrency"),  # type: ignore[arg-type]
+        (lambda: Expander({}, concurrency=0), ValueError, "concurrency"),
+        (lambda: envelope(paged="yes"), TypeError, "paged"),  # type: ignore[arg-type]
+        (lambda: RateLimit("1/minute", strategy="leaky"), ValueError, "strategy"),  # type: ignore[arg-type]
+        (lambda: RateLimit("1/minute", on_storage_error=0), TypeError, "on_storage_error"),  # type: ignore[arg-type]
+        (lambda: BoundedMemoryStorage(max_keys=0), ValueError, "max_keys"),
+        (lambda: set_caller(_connection(), ""), ValueError, "caller"),
+        (lambda: set_caller(_connection(), 7), TypeError, "caller"),  # type: ignore[arg-type]
     ],
 )
 def test_the_rule_holds_across_the_package(
     build: Callable[[], Any], error: type[Exception], name: str
 ) -> None:
-    """Options of the middleware, errors, client, rate limits, request statuses and helpers."""
+    """Options of the middleware, errors, client, paging, expand, limits, statuses, helpers."""
     with pytest.raises(error, match=rf"^{name} must be"):
         build()
