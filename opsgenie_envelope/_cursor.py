@@ -11,9 +11,10 @@ opaque string (each item carries its own, e.g. ``"1492157400050_1492157400050000
 
 ``paging`` holds ``first`` and, while more items follow, ``next`` (the same links go in
 ``X-Paging-First`` and ``X-Paging-Next``, as OpsGenie lists them); there is no total and no
-``last``. Links are relative (path and query, resolved against the request's URL), so they
-never depend on the ``Host`` header, and they keep the request's other query parameters up
-to :data:`MAX_KEPT_QUERY` characters.
+``last``. As offset paging's, links never come from the ``Host`` header: they are relative
+(path and query, resolved against the request's URL) unless a ``base_url`` is configured.
+They keep the request's other query parameters; past :data:`~._paging.MAX_LINK_LENGTH`
+there are no links at all, rather than links that drop a filter and so lead to another list.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
 from ._openapi import Declaration, describe_error
 from ._options import check_choice, check_int
-from ._paging import link_path
+from ._paging import MAX_LINK_LENGTH, announce, check_base_url, link_path
 from ._query import QueryParameter, QueryParameters
 from ._wire import (
     DEFAULT_LIMIT,
@@ -40,14 +40,12 @@ from ._wire import (
     OFFSET,
     ORDER,
     ORDERS,
-    PAGING,
     PAGING_HEADERS,
     Order,
 )
 
 __all__ = [
     "CURSOR_PATTERN",
-    "MAX_KEPT_QUERY",
     "CursorPage",
     "CursorPager",
     "Direction",
@@ -59,8 +57,6 @@ DIRECTION: Literal["direction"] = "direction"
 DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 CURSOR_PATTERN = "[A-Za-z0-9._:~-]{1,128}"
 """What an ``offset`` cursor may be: 1 to 128 URL-safe characters (anything else is a 422)."""
-MAX_KEPT_QUERY = 2048
-"""Longest query string whose other parameters the links keep (longer: links keep none)."""
 
 _CURSOR = re.compile(CURSOR_PATTERN)
 _INTEGER = re.compile(r"\s*[+-]?\d{1,18}\s*")
@@ -81,7 +77,7 @@ class CursorPage:
     :meth:`select` does all of it for items already in memory.
     """
 
-    __slots__ = ("_response", "direction", "limit", "offset", "order", "request")
+    __slots__ = ("_base_url", "_response", "direction", "limit", "offset", "order", "request")
 
     def __init__(
         self,
@@ -91,7 +87,9 @@ class CursorPage:
         order: Order,
         limit: int,
         response: Response | None = None,
+        base_url: str | None = None,
     ) -> None:
+        self._base_url = check_base_url(base_url)
         self._response = response
         self.request = request
         self.offset = offset
@@ -106,27 +104,39 @@ class CursorPage:
         )
 
     def links(self, next_offset: str | None) -> dict[str, str]:
-        """``first`` (no cursor) and, when ``next_offset`` is given, ``next`` (from it)."""
-        path = link_path(self.request.url)
-        query = self.request.url.query
-        kept: list[tuple[str, str]] = []
-        if len(query) <= MAX_KEPT_QUERY:
-            kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)]
-            kept = [(k, v) for k, v in kept if k not in _PAGING_KEYS]
-        common = [*kept, (ORDER, self.order), (LIMIT, str(self.limit))]
-        links = {"first": f"{path}?{urlencode([*common, (DIRECTION, 'next')])}"}
+        """``first`` (no cursor) and, when ``next_offset`` is given, ``next`` (from it).
+
+        ``{}`` when the path and the other query parameters pass
+        :data:`~._paging.MAX_LINK_LENGTH` characters, as offset paging's links.
+        """
+        if next_offset is not None and (
+            not isinstance(next_offset, str) or not _CURSOR.fullmatch(next_offset)
+        ):
+            raise ValueError(f"a cursor must match {CURSOR_PATTERN}, got {next_offset!r}")
+        root = self._base_url or ""
+        url = self.request.url
+        path = link_path(url, relative=not root)
+        kept = [
+            (key, value)
+            for key, value in parse_qsl(url.query, keep_blank_values=True)
+            if key not in _PAGING_KEYS
+        ]
+        others = urlencode(kept)
+        if len(path) + len(others) > MAX_LINK_LENGTH:
+            return {}
+        prefix = f"{root}{path}?{others}&" if others else f"{root}{path}?"
+        common = [(ORDER, self.order), (LIMIT, str(self.limit))]
+        links = {"first": prefix + urlencode([*common, (DIRECTION, "next")])}
         if next_offset is not None:
-            if not isinstance(next_offset, str) or not _CURSOR.fullmatch(next_offset):
-                raise ValueError(f"a cursor must match {CURSOR_PATTERN}, got {next_offset!r}")
             more = [*common, (DIRECTION, self.direction), (OFFSET, next_offset)]
-            links["next"] = f"{path}?{urlencode(more)}"
+            links["next"] = prefix + urlencode(more)
         return links
 
     def items(self, items: T, *, next_offset: str | None) -> T:
         """Return ``items`` unchanged, having set ``paging`` (``first``, and ``next`` from
         ``next_offset`` when more items follow) and, in FastAPI, the ``X-Paging-*`` headers."""
         links = self.links(next_offset)
-        set_envelope_field(PAGING, links)
+        announce(links, None)
         if self._response is not None:
             for name, url in links.items():
                 self._response.headers[PAGING_HEADERS[name]] = url
@@ -142,7 +152,7 @@ class CursorPage:
     ) -> JSONResponse:
         """Answer with ``items`` as this page (Starlette); see :meth:`items`."""
         links = self.links(next_offset)
-        set_envelope_field(PAGING, links)
+        announce(links, None)
         headers = {PAGING_HEADERS[name]: url for name, url in links.items()}
         return response_class(list(items), status_code=status_code, headers=headers)
 
@@ -184,6 +194,8 @@ class CursorPager:
         default_limit: page size when ``limit`` is absent (20).
         max_limit: largest ``limit`` served (100); more answers 416.
         default_order: ``order`` when absent (``desc``: newest first).
+        base_url: the public URL the links start with, as :class:`~._paging.Pager`'s
+            (``None``, the default: relative links). Never taken from the ``Host`` header.
 
     A malformed value (``direction=up``, ``limit=ten``, an ``offset`` that is not
     :data:`CURSOR_PATTERN`) answers 422 with ``errors``; ``limit`` outside 1..``max_limit``
@@ -200,7 +212,7 @@ class CursorPager:
             return page.select(await db.notes(alert_id), cursor=lambda note: note["offset"])
     """
 
-    __slots__ = ("_query", "default_limit", "default_order", "max_limit")
+    __slots__ = ("_query", "base_url", "default_limit", "default_order", "max_limit")
 
     def __init__(
         self,
@@ -208,6 +220,7 @@ class CursorPager:
         default_limit: int = DEFAULT_LIMIT,
         max_limit: int = MAX_LIMIT,
         default_order: Order = DEFAULT_ORDER,
+        base_url: str | None = None,
     ) -> None:
         check_int("default_limit", default_limit, minimum=1)
         check_int("max_limit", max_limit, minimum=1)
@@ -217,10 +230,14 @@ class CursorPager:
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.default_order: Order = default_order
+        self.base_url = check_base_url(base_url)
         self._query: QueryParameters[CursorPage] | None = None
 
     def __repr__(self) -> str:
-        return f"CursorPager(default_limit={self.default_limit}, max_limit={self.max_limit})"
+        return (
+            f"CursorPager(default_limit={self.default_limit}, max_limit={self.max_limit}, "
+            f"base_url={self.base_url!r})"
+        )
 
     def parse(self, request: Request) -> CursorPage:
         """Read and check ``offset``, ``direction``, ``order`` and ``limit`` from the query."""
@@ -253,7 +270,7 @@ class CursorPager:
         """Check ``limit`` against the served range (416 otherwise); return the page."""
         if not 1 <= limit <= self.max_limit:
             raise self._out_of_range()
-        return CursorPage(request, offset, direction, order, limit, response)
+        return CursorPage(request, offset, direction, order, limit, response, self.base_url)
 
     @property
     def query_parameters(self) -> QueryParameters[CursorPage]:

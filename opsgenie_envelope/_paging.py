@@ -50,6 +50,7 @@ __all__ = [
     "MAX_LINK_LENGTH",
     "Page",
     "Pager",
+    "announce",
     "check_base_url",
     "link_path",
     "paged",
@@ -192,7 +193,8 @@ def _out_of_range(problems: Mapping[str, str]) -> RangeNotSatisfiable:
     return RangeNotSatisfiable(f"{RangeNotSatisfiable.default_message}: {detail}", errors=problems)
 
 
-def _announce(links: Mapping[str, str], total: int | None) -> None:
+def announce(links: Mapping[str, str], total: int | None) -> None:
+    """Set ``paging`` (when there are links) and ``totalCount`` (when the total is known)."""
     if links:  # none past MAX_LINK_LENGTH: no ``paging`` either
         set_envelope_field(PAGING, dict(links))
     if total is not None:
@@ -235,7 +237,7 @@ def paged(
     links = paging_links(
         request.url, offset=offset, limit=limit, count=len(items), total=total, base_url=base_url
     )
-    _announce(links, total)
+    announce(links, total)
     out = {PAGING_HEADERS[name]: url for name, url in links.items()}
     if headers:
         out = {**headers, **out}
@@ -325,7 +327,7 @@ class Page:
             )
         _check_numbers(self.offset, self.limit, total)
         links = self.links(len(items), total)
-        _announce(links, total)
+        announce(links, total)
         for name, url in links.items():
             response.headers[PAGING_HEADERS[name]] = url
         return items

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from opsgenie_envelope import CursorPage, CursorPager, EnvelopeMiddleware
+from opsgenie_envelope._paging import MAX_LINK_LENGTH
 from opsgenie_envelope.client import AsyncClient
 from opsgenie_envelope.fastapi import install, query
 from tests.support.asgi import make_client
@@ -130,11 +131,53 @@ def test_a_path_starting_with_two_slashes_stays_on_the_host() -> None:
     assert page.links(None)["first"].startswith("/.//attacker.example/x?")
 
 
-async def test_long_queries_are_not_copied_into_links() -> None:
-    """A query past the bound is not repeated in the links."""
+async def test_a_query_past_the_bound_gets_no_links() -> None:
+    """Past ``MAX_LINK_LENGTH``: no ``paging`` and no ``X-Paging-*``, never a link without it."""
     async with make_client(fastapi_app()) as client:
-        response = await client.get("/notes", params={"junk": "x" * 5000})
-    assert response.json()["paging"]["first"] == "/notes?order=desc&limit=3&direction=next"
+        response = await client.get("/notes", params={"query": "x" * 5000})
+    assert response.status_code == 200
+    assert "paging" not in response.json()
+    assert not any(name.startswith("x-paging-") for name in response.headers)
+    assert notes_of(response.json()) == ["n7", "n6", "n5"]
+
+
+async def test_a_query_at_the_bound_keeps_its_links() -> None:
+    """A path and query of exactly ``MAX_LINK_LENGTH`` characters keep the query in each link."""
+    kept = MAX_LINK_LENGTH - len("/notes") - len("query=")
+    async with make_client(starlette_app()) as client:
+        response = await client.get("/notes", params={"query": "x" * kept})
+    links = response.json()["paging"]
+    assert set(links) == {"first", "next"}
+    assert all(link.startswith(f"/notes?query={'x' * kept}&order=desc") for link in links.values())
+    assert response.headers["x-paging-next"] == links["next"]
+
+
+async def test_base_url_makes_links_absolute_whatever_the_host() -> None:
+    """``CursorPager(base_url=...)`` links start with that URL, never with the ``Host`` sent."""
+    pages = CursorPager(default_limit=3, base_url="https://api.example.com/opsgenie/")
+
+    async def notes(request: Request) -> Response:
+        page = pages.parse(request)
+        chosen = page.select(NOTES, cursor=cursor)
+        return page.response(chosen, next_offset=chosen[-1]["offset"])
+
+    app = Starlette(routes=[Route("/notes", notes)], middleware=[Middleware(EnvelopeMiddleware)])
+    async with make_client(app) as client:
+        response = await client.get("/notes?alias=a", headers={"host": "attacker.example"})
+    assert response.json()["paging"] == {
+        "first": "https://api.example.com/opsgenie/notes?alias=a&order=desc&limit=3&direction=next",
+        "next": (
+            "https://api.example.com/opsgenie/notes?alias=a&order=desc&limit=3&direction=next"
+            "&offset=0005"
+        ),
+    }
+    assert response.headers["x-paging-first"] == response.json()["paging"]["first"]
+
+
+def test_a_bad_base_url_is_refused() -> None:
+    """``base_url`` is checked when the pager is built, as ``Pager``'s."""
+    with pytest.raises(ValueError, match="base_url"):
+        CursorPager(base_url="api.example.com")
 
 
 @pytest.mark.parametrize(
