@@ -79,8 +79,8 @@ def expand_param(expand: str | Iterable[str]) -> str:
     """
     names = [expand] if isinstance(expand, str) else list(expand)
     for name in names:
-        if not isinstance(name, str) or not name or "," in name:
-            raise ValueError(f"expand names must be non-empty strings without ',', got {name!r}")
+        if not check_type("expand", name, str, "names (str)") or "," in name:
+            raise ValueError(f"expand must be non-empty names without ',', got {name!r}")
     return ",".join(names)
 
 

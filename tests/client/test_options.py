@@ -64,6 +64,14 @@ def test_bad_expand_name_is_refused(names: list[str] | str) -> None:
     assert seen == []
 
 
+def test_an_expand_name_that_is_not_a_str_is_a_type_error() -> None:
+    """A name of another type raises ``TypeError`` naming ``expand``, before sending."""
+    seen: list[httpx.Request] = []
+    with recording_client(seen) as client, pytest.raises(TypeError, match=r"^expand must be"):
+        client.get("https://api.example.com/v2/alerts", expand=["contact", 7])  # type: ignore[list-item]
+    assert seen == []
+
+
 async def test_own_request_id_is_sent_and_used() -> None:
     """A configured ``request_id`` is sent; a trusting server answers with that same ID."""
     app = client_app(trust_incoming_id=True)
