@@ -116,6 +116,8 @@ class CursorPage:
         root = self._base_url or ""
         url = self.request.url
         path = link_path(url, relative=not root)
+        if len(path) > MAX_LINK_LENGTH:
+            return {}
         kept = [
             (key, value)
             for key, value in parse_qsl(url.query, keep_blank_values=True)

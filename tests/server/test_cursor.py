@@ -141,6 +141,13 @@ async def test_a_query_past_the_bound_gets_no_links() -> None:
     assert notes_of(response.json()) == ["n7", "n6", "n5"]
 
 
+def test_a_path_past_the_bound_gets_no_links() -> None:
+    """A path alone longer than ``MAX_LINK_LENGTH`` gives no links, its query unread."""
+    path = "/notes/" + "n" * MAX_LINK_LENGTH
+    scope = {"type": "http", "path": path, "query_string": b"alias=a", "headers": []}
+    assert PAGES.parse(Request(scope)).links("0005") == {}
+
+
 async def test_a_query_at_the_bound_keeps_its_links() -> None:
     """A path and query of exactly ``MAX_LINK_LENGTH`` characters keep the query in each link."""
     kept = MAX_LINK_LENGTH - len("/notes") - len("query=")
