@@ -25,13 +25,12 @@ from starlette.requests import Request
 from ._context import set_envelope_field
 from ._errors import BadRequest
 from ._openapi import Declaration, describe_error
-from ._options import check_bool, check_int, check_type
+from ._options import check_bool, check_field_name, check_int
 from ._query import QueryParameter, QueryParameters
 from ._wire import (
     EXPAND,
     EXPANDABLE,
     FIELD_NAME_PATTERN,
-    FIELD_NAME_RULE,
     MAX_EXPAND_LENGTH,
     MAX_EXPAND_NAMES,
 )
@@ -149,8 +148,7 @@ class Expander:
         if not isinstance(loaders, Mapping):
             raise TypeError("loaders must be a mapping of field name to loader")
         for name, loader in loaders.items():
-            if not _NAME.fullmatch(check_type("loaders", name, str, "keyed by field names")):
-                raise ValueError(f"loaders must be keyed by {FIELD_NAME_RULE}, got {name!r}")
+            check_field_name("loaders", name, "keyed by field names")
             if not callable(loader):
                 kind = type(loader).__name__
                 raise TypeError(f"loaders must be callables, got {kind} for {name!r}")
@@ -160,8 +158,7 @@ class Expander:
         for name, key in (keys or {}).items():
             if name not in merged_under:
                 raise ValueError(f"keys must be keyed by the loaders' names, got {name!r}")
-            if not _NAME.fullmatch(check_type("keys", key, str, "field names")):
-                raise ValueError(f"keys must be field names of {FIELD_NAME_RULE}, got {key!r}")
+            check_field_name("keys", key, "field names")
             merged_under[name] = key
         if len(set(merged_under.values())) < len(merged_under):
             raise ValueError("keys must be distinct: two fields would be merged under one key")

@@ -9,13 +9,17 @@ checker returns the value it accepted (narrowed for mypy), so a constructor read
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
+
+from ._wire import FIELD_NAME_PATTERN, FIELD_NAME_RULE
 
 __all__ = [
     "check_bool",
     "check_callable",
     "check_choice",
+    "check_field_name",
     "check_int",
     "check_optional_int",
     "check_seconds",
@@ -24,6 +28,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_FIELD_NAME = re.compile(FIELD_NAME_PATTERN)
 
 
 def _got(value: object) -> str:
@@ -96,6 +101,15 @@ def check_optional_int(name: str, value: object, *, minimum: int | None = None) 
     if minimum is not None and number < minimum:
         raise ValueError(f"{name} must be at least {minimum} or None, got {number}")
     return number
+
+
+def check_field_name(name: str, value: object, what: str = "a field name") -> str:
+    """``value`` when it is a field name (:data:`~._wire.FIELD_NAME_PATTERN`); ``what`` says
+    what the option holds (``"field names"``, ``"keyed by field names"``)."""
+    text = check_type(name, value, str, what)
+    if not _FIELD_NAME.fullmatch(text):
+        raise ValueError(f"{name} must be {what} of {FIELD_NAME_RULE}, got {text!r}")
+    return text
 
 
 def check_str(name: str, value: object, what: str = "a non-empty str") -> str:

@@ -27,7 +27,13 @@ from starlette.responses import JSONResponse, Response
 from ._context import set_envelope_field
 from ._errors import RangeNotSatisfiable, UnprocessableEntity
 from ._openapi import Declaration, describe_error
-from ._options import check_choice, check_int, check_optional_int, check_type
+from ._options import (
+    check_choice,
+    check_field_name,
+    check_int,
+    check_optional_int,
+    check_type,
+)
 from ._query import QueryParameter, QueryParameters
 from ._wire import (
     DEFAULT_LIMIT,
@@ -67,13 +73,6 @@ _NEGATIVE_OFFSET = "should be 0 or greater"
 # A decoded path made safe for a header and a URL: ``%`` stays, as Starlette's ``%3F``.
 _PATH_SAFE = "/!$%&'()*+,;=:@~"
 _BASE_URL_RULE = "an absolute http(s) URL without query or fragment, e.g. 'https://api.example.com'"
-
-
-def _check_field(option: str, name: str) -> str:
-    """``name`` when it is a field name (:data:`FIELD_NAME_RULE`), else a ``ValueError``."""
-    if not _FIELD.fullmatch(name):
-        raise ValueError(f"{option} must be field names of {FIELD_NAME_RULE}, got {name!r}")
-    return name
 
 
 def check_base_url(base_url: object, option: str = "base_url") -> str | None:
@@ -402,12 +401,12 @@ class Pager:
                 raise TypeError(f"sort_fields must be an iterable of field names, got {kind}")
             given = tuple(sort_fields)
             for field in given:
-                _check_field("sort_fields", check_type("sort_fields", field, str, "field names"))
+                check_field_name("sort_fields", field, "field names")
             fields = tuple(dict.fromkeys(given))
             if not fields:
                 raise ValueError(f"sort_fields must be field names of {FIELD_NAME_RULE}, got none")
         if default_sort is not None:
-            _check_field("default_sort", check_type("default_sort", default_sort, str, "a str"))
+            check_field_name("default_sort", default_sort)
             if fields is not None and default_sort not in fields:
                 raise ValueError(f"default_sort must be one of sort_fields, got {default_sort!r}")
         check_choice("default_order", default_order, ORDERS)
